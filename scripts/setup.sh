@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what Crowbar needs on this machine: npm packages, and (when root)
+# the Debian packages for the boot loaders, the lab and the test peers.
+# Idempotent and quick when everything is present. Set CROWBAR_SETUP_SKIP_APT=1
+# to skip apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(
+  # boot loaders served to PXE clients
+  ipxe
+  # lab: virtual machines, firmware, BMC simulator
+  qemu-system-x86 qemu-utils ipxe-qemu ovmf openipmi ipmitool socat
+  # discovery image build
+  busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted
+  # network plumbing and packet filters for the tests
+  iproute2 nftables procps tcpdump
+  # real protocol peers for the tests
+  isc-dhcp-client udhcpc tftp-hpa atftp curl bind9-dnsutils ntpsec-ntpdig chrony
+  # reference servers for the benchmark
+  kea-dhcp4-server kea-admin dnsmasq-base tftpd-hpa dnsperf nginx-light
+  # systemd-analyze for the unit-file test
+  systemd
+  # browser for the console tests
+  chromium
+)
+
+if [[ "${CROWBAR_SETUP_SKIP_APT:-0}" != 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "setup: apt-get install ${missing[*]}" >&2
+    # Never let package installs start daemons on this host (tftpd-hpa, kea, nginx, chrony...).
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+if [[ ! -d node_modules/better-sqlite3/build ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,43 @@
+/**
+ * The hapi server: token auth, the error mapper, security headers and the
+ * health route. Feature modules register their own routes on it.
+ */
+import Hapi from '@hapi/hapi';
+import Inert from '@hapi/inert';
+import type { Logger } from '../lib/logger.js';
+import type { TokenRepo } from '../store/tokens.js';
+import { registerTokenAuth } from './auth.js';
+import { errorMapper } from './errors.js';
+
+/** Options for the HTTP server. */
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  tokens: TokenRepo;
+  log: Logger;
+  /** Extra health information (service status). */
+  health: () => Record<string, unknown>;
+}
+
+/** Create (not start) the hapi server with auth and error mapping. */
+export async function createApiServer(o: ApiServerOptions): Promise<Hapi.Server> {
+  const server = Hapi.server({
+    host: o.host,
+    port: o.port,
+    routes: {
+      security: { hsts: false, xframe: 'deny', noSniff: true, referrer: 'same-origin' },
+      payload: { maxBytes: 1024 * 1024 },
+    },
+    router: { stripTrailingSlash: true },
+  });
+  await server.register(Inert);
+  registerTokenAuth(server, o.tokens);
+  server.ext('onPreResponse', errorMapper(o.log));
+  server.route({
+    method: 'GET',
+    path: '/api/v1/health',
+    options: { auth: false },
+    handler: () => ({ status: 'ok', ...o.health() }),
+  });
+  return server;
+}

@@ -1,0 +1,77 @@
+/**
+ * The `crowbar` command. `crowbar serve --config FILE` runs the admin-node
+ * process; other subcommands talk to a running appliance over its REST API.
+ */
+import { buildConfig, loadConfigFile } from './config/load.js';
+import { errorMessage, isCrowbarError } from './lib/errors.js';
+import { createAppliance, runAppliance } from './main.js';
+
+const USAGE = `usage: crowbar <command> [options]
+
+commands:
+  serve [--config FILE]   run the appliance (default config: loopback, ./var/crowbar)
+  help                    this text
+`;
+
+async function serve(args: string[]): Promise<number> {
+  let configPath: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config' || args[i] === '-c') configPath = args[++i];
+    else if (args[i].startsWith('--config=')) configPath = args[i].slice('--config='.length);
+    else {
+      process.stderr.write(`crowbar serve: unknown argument ${args[i]}\n${USAGE}`);
+      return 2;
+    }
+  }
+  const config = configPath
+    ? loadConfigFile(configPath)
+    : buildConfig({
+        data_dir: './var/crowbar',
+        admin_network: { interface: 'lo', address: '127.0.0.1/8', domain: 'crowbar.test' },
+        services: {
+          dhcp: { enabled: false },
+          tftp: { bind: '127.0.0.1', port: 6969 },
+          dns: { bind: '127.0.0.1', port: 5353 },
+          ntp: { bind: '127.0.0.1', port: 1123 },
+          http: { bind: '127.0.0.1', port: 8080 },
+        },
+      });
+  const app = await createAppliance(config);
+  if (app.initialAdminToken) {
+    process.stdout.write(`admin API token (shown once, also in ${config.data_dir}/admin.token): ${app.initialAdminToken}\n`);
+  }
+  const ac = new AbortController();
+  const onSignal = (sig: string) => {
+    app.log.info('signal received, stopping', { signal: sig });
+    ac.abort();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  await runAppliance(app, ac.signal);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serve(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`crowbar: unknown command ${cmd}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`crowbar: ${isCrowbarError(e) ? '' : 'fatal: '}${errorMessage(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,65 @@
+/**
+ * Numbered schema migrations, applied in order at start-up. Never edit a
+ * migration that has shipped: add a new one. Numbers are kept in one list so
+ * the order is explicit.
+ */
+
+/** One migration step. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** All migrations, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'core: nodes, macs, events, api tokens, settings',
+    sql: `
+      CREATE TABLE nodes (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        problem_reason TEXT,
+        allocated INTEGER NOT NULL DEFAULT 0,
+        inventory TEXT NOT NULL DEFAULT '{}',
+        bmc_address TEXT,
+        bmc_user TEXT,
+        bmc_password_enc TEXT,
+        power_driver TEXT NOT NULL DEFAULT 'manual',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        state_changed_at INTEGER NOT NULL
+      );
+      CREATE TABLE node_macs (
+        mac TEXT PRIMARY KEY,
+        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL
+      );
+      CREATE INDEX node_macs_node ON node_macs(node_id);
+      CREATE TABLE node_events (
+        id INTEGER PRIMARY KEY,
+        node_id INTEGER NOT NULL,
+        node_name TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX node_events_node ON node_events(node_id, id);
+      CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,209 @@
+/**
+ * Node repository: nodes, their MACs (one MAC belongs to at most one node,
+ * enforced by the primary key) and the append-only event log. Every state
+ * change and its event are written in one transaction.
+ */
+import type { Db } from './db.js';
+import { CrowbarError } from '../lib/errors.js';
+import type { Inventory, Node, NodeEvent, NodeState } from '../model/node.js';
+
+interface NodeRow {
+  id: number;
+  name: string;
+  state: string;
+  problem_reason: string | null;
+  allocated: number;
+  inventory: string;
+  bmc_address: string | null;
+  bmc_user: string | null;
+  bmc_password_enc: string | null;
+  power_driver: string;
+  created_at: number;
+  updated_at: number;
+  state_changed_at: number;
+}
+
+/** Fields for a new node. */
+export interface NewNode {
+  name: string;
+  macs: string[];
+  state: NodeState;
+  inventory?: Inventory;
+  cause: string;
+}
+
+/** Data access for nodes and node events. */
+export class NodeRepo {
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      byId: db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
+      byName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
+      byMac: db.prepare<[string], NodeRow>('SELECT n.* FROM nodes n JOIN node_macs m ON m.node_id = n.id WHERE m.mac = ?'),
+      macsOf: db.prepare<[number], { mac: string }>('SELECT mac FROM node_macs WHERE node_id = ? ORDER BY position'),
+      all: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY id'),
+      allMacs: db.prepare<[], { node_id: number; mac: string }>('SELECT node_id, mac FROM node_macs ORDER BY node_id, position'),
+      insert: db.prepare(
+        'INSERT INTO nodes (name, state, inventory, created_at, updated_at, state_changed_at) VALUES (@name, @state, @inventory, @now, @now, @now)',
+      ),
+      insertMac: db.prepare('INSERT INTO node_macs (mac, node_id, position) VALUES (?, ?, ?)'),
+      setState: db.prepare(
+        'UPDATE nodes SET state = @to, problem_reason = @reason, updated_at = @now, state_changed_at = @now WHERE id = @id AND state = @from',
+      ),
+      insertEvent: db.prepare(
+        'INSERT INTO node_events (node_id, node_name, from_state, to_state, cause, at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      events: db.prepare<[number, number], NodeEvent>('SELECT * FROM node_events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
+      eventsSince: db.prepare<[number, number], NodeEvent>('SELECT * FROM node_events WHERE id > ? ORDER BY id LIMIT ?'),
+      del: db.prepare('DELETE FROM nodes WHERE id = ?'),
+      rename: db.prepare('UPDATE nodes SET name = ?, updated_at = ? WHERE id = ?'),
+      setInventory: db.prepare('UPDATE nodes SET inventory = ?, updated_at = ? WHERE id = ?'),
+      setAllocated: db.prepare('UPDATE nodes SET allocated = ?, updated_at = ? WHERE id = ?'),
+      setBmc: db.prepare('UPDATE nodes SET bmc_address = ?, bmc_user = ?, bmc_password_enc = COALESCE(?, bmc_password_enc), power_driver = ?, updated_at = ? WHERE id = ?'),
+      bmcSecret: db.prepare<[number], { bmc_password_enc: string | null }>('SELECT bmc_password_enc FROM nodes WHERE id = ?'),
+      inStates: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE state IN (SELECT value FROM json_each(?))'),
+      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nodes'),
+    };
+  }
+
+  private hydrate(r: NodeRow, macs?: string[]): Node {
+    return {
+      id: r.id,
+      name: r.name,
+      macs: macs ?? this.q.macsOf.all(r.id).map((m) => m.mac),
+      state: r.state as NodeState,
+      problem_reason: r.problem_reason,
+      allocated: r.allocated === 1,
+      inventory: JSON.parse(r.inventory) as Inventory,
+      bmc_address: r.bmc_address,
+      bmc_user: r.bmc_user,
+      bmc_password_set: r.bmc_password_enc !== null,
+      power_driver: r.power_driver,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+      state_changed_at: r.state_changed_at,
+    };
+  }
+
+  /** Node by id, or undefined. */
+  get(id: number): Node | undefined {
+    const r = this.q.byId.get(id);
+    return r && this.hydrate(r);
+  }
+
+  /** Node by name, or undefined. */
+  getByName(name: string): Node | undefined {
+    const r = this.q.byName.get(name);
+    return r && this.hydrate(r);
+  }
+
+  /** Node owning `mac` (canonical form), or undefined. */
+  getByMac(mac: string): Node | undefined {
+    const r = this.q.byMac.get(mac);
+    return r && this.hydrate(r);
+  }
+
+  /** All nodes, by id. */
+  list(): Node[] {
+    const macs = new Map<number, string[]>();
+    for (const m of this.q.allMacs.all()) {
+      const l = macs.get(m.node_id);
+      if (l) l.push(m.mac);
+      else macs.set(m.node_id, [m.mac]);
+    }
+    return this.q.all.all().map((r) => this.hydrate(r, macs.get(r.id) ?? []));
+  }
+
+  /** Number of nodes. */
+  count(): number {
+    return this.q.count.get()!.n;
+  }
+
+  /** Nodes whose state is one of `states`. */
+  listInStates(states: readonly NodeState[]): Node[] {
+    return this.q.inStates.all(JSON.stringify(states)).map((r) => this.hydrate(r));
+  }
+
+  /**
+   * Create a node with its MACs and its first event in one transaction.
+   * A MAC or name already taken raises `conflict` (never merged).
+   */
+  create(n: NewNode, now: number): Node {
+    return this.db.transaction(() => {
+      if (this.q.byName.get(n.name)) throw new CrowbarError('conflict', `node name ${n.name} is taken`);
+      for (const mac of n.macs) {
+        const owner = this.q.byMac.get(mac);
+        if (owner) throw new CrowbarError('conflict', `MAC ${mac} already belongs to node ${owner.name}`, { mac, node: owner.name });
+      }
+      const id = Number(this.q.insert.run({ name: n.name, state: n.state, inventory: JSON.stringify(n.inventory ?? {}), now }).lastInsertRowid);
+      n.macs.forEach((mac, i) => this.q.insertMac.run(mac, id, i));
+      this.q.insertEvent.run(id, n.name, null, n.state, n.cause, now);
+      return this.get(id)!;
+    }).immediate();
+  }
+
+  /**
+   * Move a node from `from` to `to` and log the event, atomically. Fails with
+   * `conflict` when the node is no longer in `from` (a concurrent change won).
+   */
+  transition(id: number, from: NodeState, to: NodeState, cause: string, reason: string | null, now: number): Node {
+    return this.db.transaction(() => {
+      const r = this.q.setState.run({ id, from, to, reason, now });
+      if (r.changes !== 1) {
+        const cur = this.q.byId.get(id);
+        if (!cur) throw new CrowbarError('not_found', `node ${id} not found`);
+        throw new CrowbarError('conflict', `node ${cur.name} is in ${cur.state}, not ${from}`);
+      }
+      const row = this.q.byId.get(id)!;
+      this.q.insertEvent.run(id, row.name, from, to, cause, now);
+      return this.hydrate(row);
+    }).immediate();
+  }
+
+  /** Delete a node (its MACs go with it); the event log keeps its history. */
+  remove(id: number, cause: string, now: number): void {
+    this.db.transaction(() => {
+      const row = this.q.byId.get(id);
+      if (!row) return;
+      this.q.insertEvent.run(id, row.name, row.state, 'delete', cause, now);
+      this.q.del.run(id);
+    }).immediate();
+  }
+
+  /** Rename a node. */
+  rename(id: number, name: string, now: number): void {
+    if (this.q.byName.get(name)) throw new CrowbarError('conflict', `node name ${name} is taken`);
+    this.q.rename.run(name, now, id);
+  }
+
+  /** Replace the inventory. */
+  setInventory(id: number, inv: Inventory, now: number): void {
+    this.q.setInventory.run(JSON.stringify(inv), now, id);
+  }
+
+  /** Set the allocated flag. */
+  setAllocated(id: number, allocated: boolean, now: number): void {
+    this.q.setAllocated.run(allocated ? 1 : 0, now, id);
+  }
+
+  /** Set BMC fields; `passwordEnc` (already encrypted) is kept when null. */
+  setBmc(id: number, address: string | null, user: string | null, passwordEnc: string | null, driver: string, now: number): void {
+    this.q.setBmc.run(address, user, passwordEnc, driver, now, id);
+  }
+
+  /** The encrypted BMC password of a node (for the power service only). */
+  bmcPasswordEnc(id: number): string | null {
+    return this.q.bmcSecret.get(id)?.bmc_password_enc ?? null;
+  }
+
+  /** Latest events of one node, newest first. */
+  events(nodeId: number, limit = 100): NodeEvent[] {
+    return this.q.events.all(nodeId, limit);
+  }
+
+  /** Events after `afterId`, oldest first (for streams). */
+  eventsSince(afterId: number, limit = 1000): NodeEvent[] {
+    return this.q.eventsSince.all(afterId, limit);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * API tokens: stored as SHA-256 hashes only, so a copy of the database does
+ * not give API access. The plain token is shown once when created.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from './db.js';
+
+/** Roles a token (or user) may have. */
+export type Role = 'admin' | 'operator' | 'readonly';
+
+/** A token as stored (without its secret). */
+export interface ApiToken {
+  id: number;
+  name: string;
+  role: Role;
+  created_at: number;
+}
+
+/** SHA-256 hex of a token. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Data access for API tokens. */
+export class TokenRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Create a token; returns the plain secret (shown once) and its record. */
+  create(name: string, role: Role, now: number): { token: string; record: ApiToken } {
+    const token = 'cb_' + randomBytes(24).toString('base64url');
+    const id = Number(this.db.prepare('INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)').run(name, role, hashToken(token), now).lastInsertRowid);
+    return { token, record: { id, name, role, created_at: now } };
+  }
+
+  /** The token record matching a presented secret, or undefined. */
+  verify(token: string): ApiToken | undefined {
+    return this.db.prepare<[string], ApiToken>('SELECT id, name, role, created_at FROM api_tokens WHERE hash = ?').get(hashToken(token));
+  }
+
+  /** Number of tokens. */
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM api_tokens').get() as { n: number }).n;
+  }
+}
