@@ -24,19 +24,31 @@ export function buildConfig(raw: unknown): Readonly<Config> {
   const cfg = validateField(configSpec, raw, '') as Config;
   const admin = parseCidr(cfg.admin_network.address);
   const dhcp = cfg.services.dhcp;
-  // Default pool: upper half of the admin subnet, minus the broadcast address.
-  if (dhcp.range_start === '' || dhcp.range_end === '') {
-    const size = admin.broadcast - admin.network;
-    if (size < 4) throw new CrowbarError('config.invalid', 'config: admin_network.address: subnet too small for a DHCP pool', { key: 'admin_network.address' });
-    if (dhcp.range_start === '') dhcp.range_start = intToIp(admin.network + Math.floor(size / 2));
-    if (dhcp.range_end === '') dhcp.range_end = intToIp(admin.broadcast - 1);
+  // Default split of the admin subnet (Crowbar's ranges): lower half after
+  // the first 9 addresses -> "host" (allocated to nodes), upper half -> the
+  // DHCP pool for machines not yet known.
+  const size = admin.broadcast - admin.network;
+  if (size < 16) throw new CrowbarError('config.invalid', 'config: admin_network.address: subnet too small (need at least a /28)', { key: 'admin_network.address' });
+  const half = admin.network + Math.floor(size / 2);
+  const net = cfg.admin_network;
+  if (dhcp.range_start === '') dhcp.range_start = intToIp(half);
+  if (dhcp.range_end === '') dhcp.range_end = intToIp(admin.broadcast - 1);
+  if (net.host_range_start === '') net.host_range_start = intToIp(admin.network + 10);
+  if (net.host_range_end === '') net.host_range_end = intToIp(half - 1);
+  const ranges = [
+    ['services.dhcp', dhcp, 'range_start', 'range_end'],
+    ['admin_network', net, 'host_range_start', 'host_range_end'],
+  ] as const;
+  for (const [path, obj, a, b] of ranges) {
+    const o = obj as unknown as Record<string, string>;
+    for (const k of [a, b]) {
+      if (!cidrContains(admin, ipToInt(o[k])))
+        throw new CrowbarError('config.invalid', `config: ${path}.${k}: ${o[k]} is outside ${cfg.admin_network.address}`, { key: `${path}.${k}` });
+    }
+    if (ipToInt(o[a]) > ipToInt(o[b])) throw new CrowbarError('config.invalid', `config: ${path}.${a}: must not be after ${b}`, { key: `${path}.${a}` });
   }
-  for (const k of ['range_start', 'range_end'] as const) {
-    if (!cidrContains(admin, ipToInt(dhcp[k])))
-      throw new CrowbarError('config.invalid', `config: services.dhcp.${k}: ${dhcp[k]} is outside ${cfg.admin_network.address}`, { key: `services.dhcp.${k}` });
-  }
-  if (ipToInt(dhcp.range_start) > ipToInt(dhcp.range_end))
-    throw new CrowbarError('config.invalid', 'config: services.dhcp.range_start: must not be after range_end', { key: 'services.dhcp.range_start' });
+  const overlap = ipToInt(dhcp.range_start) <= ipToInt(net.host_range_end) && ipToInt(net.host_range_start) <= ipToInt(dhcp.range_end);
+  if (overlap) throw new CrowbarError('config.invalid', 'config: services.dhcp.range_start: the DHCP pool overlaps admin_network host range', { key: 'services.dhcp.range_start' });
   dhcp.relays.forEach((r, i) => {
     const c = parseCidr(r.subnet);
     for (const k of ['range_start', 'range_end'] as const)

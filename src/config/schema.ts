@@ -38,6 +38,9 @@ export interface Config {
     /** DNS domain of the admin network. */
     domain: string;
     router?: string;
+    /** Range of admin addresses allocated to discovered nodes (Crowbar's "host" range); derived when empty. */
+    host_range_start: string;
+    host_range_end: string;
   };
   services: {
     dhcp: ServiceBase & {
@@ -107,6 +110,8 @@ export const configSpec: FieldSpec = {
         address: { kind: 'string', default: '192.168.124.10/24', check: cidr },
         domain: { kind: 'string', default: 'crowbar.test', check: domain },
         router: { kind: 'string', optional: true, check: ipv4 },
+        host_range_start: { kind: 'string', default: '', check: (v) => (v === '' ? null : ipv4(v)) },
+        host_range_end: { kind: 'string', default: '', check: (v) => (v === '' ? null : ipv4(v)) },
       },
     },
     services: {

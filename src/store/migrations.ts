@@ -60,6 +60,18 @@ export const MIGRATIONS: readonly Migration[] = [
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
       );
+      -- Persistent IP allocation per network and node (network barclamp).
+      -- One address per (network, node); an address belongs to one node.
+      CREATE TABLE allocations (
+        network TEXT NOT NULL,
+        address TEXT NOT NULL,
+        address_int INTEGER NOT NULL,
+        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (network, address),
+        UNIQUE (network, node_id)
+      );
+      CREATE INDEX allocations_node ON allocations(node_id);
     `,
   },
 ];
