@@ -19,6 +19,15 @@ import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { registerNodeRoutes } from './api/nodes.js';
+import { parseCidr } from './lib/ip.js';
+import { AllocationRepo } from './store/allocations.js';
+import { AgentTokenRepo } from './store/agent-tokens.js';
+import { NodeLogRepo } from './store/node-logs.js';
+import { TemplateStore } from './boot/ipxe.js';
+import { DiscoveryService } from './services/discovery.js';
+import { BootScriptService } from './services/boot-scripts.js';
+import { installDiscoveryImage } from './services/discovery-image.js';
+import { registerDiscoveryImageRoute, registerDiscoveryRoutes } from './api/discovery.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -33,6 +42,10 @@ export interface Appliance {
   executor: EffectExecutor;
   http: Server;
   services: Service[];
+  /** Discovery registration and agent operations. */
+  discovery: DiscoveryService;
+  /** Per-node iPXE scripts. */
+  bootScripts: BootScriptService;
   /** The admin token when it was created by this start (first start only). */
   initialAdminToken: string | null;
 }
@@ -78,6 +91,38 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   });
   registerNodeRoutes(http, nodes, nodeRepo);
 
+  // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
+  const disc = config.discovery;
+  const discovery = new DiscoveryService(
+    {
+      db,
+      repo: nodeRepo,
+      nodes,
+      allocations: new AllocationRepo(db),
+      tokens: new AgentTokenRepo(db),
+      logs: new NodeLogRepo(db, disc.log_cap_bytes),
+      executor,
+      bus,
+      clock,
+      log: log.child({ component: 'discovery' }),
+    },
+    {
+      domain: config.admin_network.domain,
+      adminRange: { start: config.admin_network.host_range_start, end: config.admin_network.host_range_end },
+      exclude: [parseCidr(config.admin_network.address).address],
+      pollSeconds: disc.poll_seconds,
+    },
+  );
+  const bootScripts = new BootScriptService(nodeRepo, new TemplateStore(disc.templates_dir || undefined), {
+    publicUrl: config.services.http.public_url,
+    kernelArgs: disc.kernel_args,
+  });
+  registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
+  status.discovery_image = installDiscoveryImage(disc.image_dir, disc.image_cache, log.child({ component: 'discovery' }));
+
+  // Until the boot-files service serves /boot/files/discovery/*, serve the image here.
+  registerDiscoveryImageRoute(http, disc.image_dir);
+
   if (config.services.http.enabled) {
     services.push(
       service(
@@ -93,7 +138,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken, discovery, bootScripts };
 }
 
 /**

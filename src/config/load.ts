@@ -58,6 +58,10 @@ export function buildConfig(raw: unknown): Readonly<Config> {
   cfg.data_dir = resolve(cfg.data_dir);
   if (cfg.services.tftp.root === '') cfg.services.tftp.root = resolve(cfg.data_dir, 'tftp');
   else cfg.services.tftp.root = resolve(cfg.services.tftp.root);
+  const disc = cfg.discovery;
+  disc.image_dir = resolve(cfg.data_dir, disc.image_dir === '' ? 'images/discovery' : disc.image_dir);
+  if (disc.image_cache !== '') disc.image_cache = resolve(disc.image_cache);
+  if (disc.templates_dir !== '') disc.templates_dir = resolve(disc.templates_dir);
   if (cfg.services.http.public_url === '') {
     const p = cfg.services.http.port;
     cfg.services.http.public_url = `http://${admin.address}${p === 80 ? '' : ':' + p}`;

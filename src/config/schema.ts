@@ -42,6 +42,25 @@ export interface Config {
     host_range_start: string;
     host_range_end: string;
   };
+  /** Discovery image, agent endpoints and per-node boot scripts (docs/discovery.md). */
+  discovery: {
+    /** Where the appliance serves the discovery kernel/initrd from (default <data_dir>/images/discovery). */
+    image_dir: string;
+    /** Build cache of images/build-discovery.sh, copied into image_dir at start when image_dir is empty. */
+    image_cache: string;
+    /** Directory of iPXE templates (default: the pxe/ directory shipped with Crowbar). */
+    templates_dir: string;
+    /** Extra kernel arguments for the discovery image. */
+    kernel_args: string;
+    /** How often a waiting agent asks for instructions, seconds. */
+    poll_seconds: number;
+    /** Largest registration body accepted, bytes. */
+    max_body_bytes: number;
+    /** Registrations accepted per source address per minute. */
+    rate_per_minute: number;
+    /** Agent log kept per node, bytes (oldest lines dropped first). */
+    log_cap_bytes: number;
+  };
   services: {
     dhcp: ServiceBase & {
       mode: 'full' | 'proxy';
@@ -112,6 +131,19 @@ export const configSpec: FieldSpec = {
         router: { kind: 'string', optional: true, check: ipv4 },
         host_range_start: { kind: 'string', default: '', check: (v) => (v === '' ? null : ipv4(v)) },
         host_range_end: { kind: 'string', default: '', check: (v) => (v === '' ? null : ipv4(v)) },
+      },
+    },
+    discovery: {
+      kind: 'object',
+      fields: {
+        image_dir: { kind: 'string', default: '', check: () => null },
+        image_cache: { kind: 'string', default: '/var/cache/crowbar/discovery/image', check: () => null },
+        templates_dir: { kind: 'string', default: '', check: () => null },
+        kernel_args: { kind: 'string', default: 'console=tty0 console=ttyS0,115200n8', check: (v) => (/^[\x20-\x7e]*$/.test(v) && !/[{}$]/.test(v) ? null : 'printable ASCII without {, } or $') },
+        poll_seconds: { kind: 'number', integer: true, min: 1, max: 3600, default: 5 },
+        max_body_bytes: { kind: 'number', integer: true, min: 4096, max: 1048576, default: 65536 },
+        rate_per_minute: { kind: 'number', integer: true, min: 1, max: 100000, default: 60 },
+        log_cap_bytes: { kind: 'number', integer: true, min: 4096, max: 104857600, default: 1048576 },
       },
     },
     services: {

@@ -74,4 +74,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX allocations_node ON allocations(node_id);
     `,
   },
+  {
+    version: 5,
+    name: 'discovery: per-node agent tokens, per-node agent logs',
+    sql: `
+      -- One agent token per node, stored as a SHA-256 hash; re-registration replaces it.
+      CREATE TABLE agent_tokens (
+        node_id INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+      -- Log lines sent by a node's agent/installer, size-capped per node.
+      CREATE TABLE node_logs (
+        id INTEGER PRIMARY KEY,
+        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        line TEXT NOT NULL
+      );
+      CREATE INDEX node_logs_node ON node_logs(node_id, id);
+    `,
+  },
 ];

@@ -1,0 +1,50 @@
+/**
+ * What a node's agent (running the discovery / hardware-install image) is told
+ * to do next, per node state: a pure table consulted by GET /api/v1/agent/next.
+ * Also the transitions an agent may post itself.
+ */
+import type { NodeState } from '../model/node.js';
+
+/** The instruction for the agent. */
+export type AgentAction =
+  | { action: 'wait' }
+  | { action: 'hardware-install'; begin: NodeState; end: NodeState }
+  | { action: 'reboot' }
+  | { action: 'poweroff' };
+
+/**
+ * Decide the agent's next step. A discovered node waits until it is
+ * allocated (by the operator or a policy); then, and in the hardware states,
+ * it runs the hardware steps and posts begin/end transitions; in states whose
+ * boot group is something else (OS install, local disk) it reboots so the
+ * firmware fetches its new boot script; a deleted node powers off.
+ */
+export function agentAction(state: NodeState, allocated: boolean): AgentAction {
+  switch (state) {
+    case 'discovering':
+    case 'reset':
+      return { action: 'wait' };
+    case 'discovered':
+      return allocated ? { action: 'hardware-install', begin: 'hardware-installing', end: 'hardware-installed' } : { action: 'wait' };
+    case 'hardware-installing':
+      return { action: 'hardware-install', begin: 'hardware-installing', end: 'hardware-installed' };
+    case 'update':
+    case 'hardware-updating':
+      return { action: 'hardware-install', begin: 'hardware-updating', end: 'hardware-updated' };
+    case 'problem':
+      return { action: 'wait' };
+    case 'delete':
+      return { action: 'poweroff' };
+    default:
+      return { action: 'reboot' };
+  }
+}
+
+/** States an agent may post for its own node (anything else needs an operator). */
+export const AGENT_TRANSITIONS: ReadonlySet<string> = new Set([
+  'hardware-installing',
+  'hardware-installed',
+  'hardware-updating',
+  'hardware-updated',
+  'problem',
+]);
