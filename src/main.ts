@@ -18,6 +18,7 @@ import { EventBus } from './services/events.js';
 import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
+import { createDhcpService } from './services/dhcp-service.js';
 import { registerNodeRoutes } from './api/nodes.js';
 import { parseCidr } from './lib/ip.js';
 import { AllocationRepo } from './store/allocations.js';
@@ -138,7 +139,11 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
+  if (config.services.dhcp.enabled) {
+    services.push(createDhcpService({ config, db, nodeRepo, clock, log: log.child({ component: 'dhcp' }) }));
+  }
   return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken, discovery, bootScripts };
+
 }
 
 /**

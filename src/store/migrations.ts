@@ -75,6 +75,28 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 2,
+    name: 'dhcp: leases',
+    sql: `
+      -- DHCP leases (src/services/dhcp-leases.ts). The primary key on the
+      -- address means no address is ever held by two MACs; (pool, mac) is
+      -- unique so a client holds one address per pool. mac is NULL for a
+      -- declined (quarantined) address.
+      CREATE TABLE dhcp_leases (
+        address_int INTEGER PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE,
+        pool TEXT NOT NULL,
+        mac TEXT,
+        state TEXT NOT NULL CHECK (state IN ('bound', 'released', 'declined')),
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        hostname TEXT,
+        UNIQUE (pool, mac)
+      );
+      CREATE INDEX dhcp_leases_mac ON dhcp_leases(mac);
+    `,
+  },
+  {
     version: 5,
     name: 'discovery: per-node agent tokens, per-node agent logs',
     sql: `

@@ -1,0 +1,103 @@
+/**
+ * The DHCP service as the appliance runs it: the protocol loop
+ * (src/protocols/dhcp/server.ts) on 0.0.0.0:67 and :4011, the lease policy,
+ * the lease table on the appliance database, and reservations from the
+ * nodes' 'admin' allocations.
+ */
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { parseCidr } from '../lib/ip.js';
+import type { Service } from '../lib/service.js';
+import { DhcpServer } from '../protocols/dhcp/server.js';
+import { AllocationRepo } from '../store/allocations.js';
+import type { Db } from '../store/db.js';
+import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
+import type { NodeRepo } from '../store/nodes.js';
+import { LeaseTable } from './dhcp-lease-table.js';
+import { LeasePolicy, type Reservations } from './dhcp-policy.js';
+import { poolsFromConfig } from './dhcp-pools.js';
+
+/** Dependencies of the DHCP service. */
+export interface DhcpServiceDeps {
+  config: Readonly<Config>;
+  db: Db;
+  nodeRepo: NodeRepo;
+  clock: Clock;
+  log: Logger;
+}
+
+/** The DHCP service plus its parts (exposed for tests and health). */
+export interface DhcpService extends Service {
+  policy: LeasePolicy;
+  table: LeaseTable;
+  server: DhcpServer;
+}
+
+/** Reservations backed by the node store: a node's MACs map to its 'admin' allocation. */
+export function nodeReservations(nodes: NodeRepo, allocations: AllocationRepo): Reservations {
+  return {
+    lookup(mac) {
+      const n = nodes.getByMac(mac);
+      if (!n) return null;
+      const a = allocations.get('admin', n.id);
+      return a ? { address: a.address, hostname: n.name.split('.')[0] } : null;
+    },
+    isReserved(address) {
+      return allocations.holder('admin', address) !== undefined;
+    },
+  };
+}
+
+/** Build the DHCP service from the configuration (nothing listens until start). */
+export function createDhcpService(d: DhcpServiceDeps): DhcpService {
+  const cfg = d.config;
+  const dc = cfg.services.dhcp;
+  const admin = parseCidr(cfg.admin_network.address);
+  const serverIp = admin.address;
+  const pools = poolsFromConfig(cfg);
+  const table = new LeaseTable(new DhcpLeaseRepo(d.db), d.clock, d.log, dc.max_offers);
+  const policy = new LeasePolicy(
+    {
+      mode: dc.mode,
+      serverIp,
+      admin: pools.admin,
+      relays: pools.relays,
+      leaseSeconds: dc.lease_seconds,
+      offerHoldSeconds: dc.offer_hold_seconds,
+      declineSeconds: dc.decline_seconds,
+      domain: cfg.admin_network.domain,
+      dnsServers: cfg.services.dns.enabled ? [serverIp] : [],
+      ntpServers: cfg.services.ntp.enabled ? [serverIp] : [],
+      boot: { publicUrl: cfg.services.http.public_url, tftpServer: serverIp, efiLoader: dc.efi_loader },
+    },
+    table,
+    nodeReservations(d.nodeRepo, new AllocationRepo(d.db)),
+    d.clock,
+    d.log,
+  );
+  const server = new DhcpServer({
+    bind: dc.bind,
+    port: dc.port,
+    pxePort: dc.proxy_port,
+    clientPort: dc.client_port,
+    broadcast: pools.admin.broadcast,
+    policy,
+    log: d.log,
+    clock: d.clock,
+  });
+  return {
+    name: 'dhcp',
+    policy,
+    table,
+    server,
+    async start() {
+      await server.start();
+      d.log.info('dhcp: listening', { mode: dc.mode, bind: dc.bind, ports: server.ports(), pool: `${dc.range_start}-${dc.range_end}`, relays: pools.relays.map((p) => p.name), leases: table.size });
+    },
+    async stop() {
+      await server.stop();
+      table.flush();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * DHCP lease rows in SQLite (migration 2). The primary key on the address
+ * keeps one holder per address; the bind upsert additionally refuses to
+ * take over an address whose lease is bound to another MAC and not expired,
+ * so even a logic error above cannot hand one address to two machines.
+ * Writes are applied in batches: one transaction (one WAL fsync with
+ * synchronous=FULL) per batch, one savepoint per operation.
+ */
+import type { Db } from './db.js';
+import { CrowbarError, errorMessage } from '../lib/errors.js';
+
+/** One lease row. */
+export interface LeaseRow {
+  address_int: number;
+  address: string;
+  /** Pool name ('admin' or the relayed subnet). */
+  pool: string;
+  /** Holder, or null for a declined address. */
+  mac: string | null;
+  state: 'bound' | 'released' | 'declined';
+  /** Unix ms. */
+  expires_at: number;
+  updated_at: number;
+  hostname: string | null;
+}
+
+/** A write to apply. */
+export type LeaseOp =
+  | { kind: 'bind'; row: LeaseRow; /** Take the address even from another bound MAC (node reservations only). */ force: boolean }
+  | { kind: 'release'; address_int: number; mac: string; now: number }
+  | { kind: 'decline'; address_int: number; mac: string; until: number; now: number };
+
+/** Data access for DHCP leases. */
+export class DhcpLeaseRepo {
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      all: db.prepare<[], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases'),
+      get: db.prepare<[number], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE address_int = ?'),
+      byMac: db.prepare<[string], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE mac = ?'),
+      dropOther: db.prepare('DELETE FROM dhcp_leases WHERE pool = @pool AND mac = @mac AND address_int != @address_int'),
+      bind: db.prepare(`
+        INSERT INTO dhcp_leases (address_int, address, pool, mac, state, expires_at, updated_at, hostname)
+        VALUES (@address_int, @address, @pool, @mac, 'bound', @expires_at, @updated_at, @hostname)
+        ON CONFLICT(address_int) DO UPDATE SET pool = excluded.pool, mac = excluded.mac, state = 'bound',
+          expires_at = excluded.expires_at, updated_at = excluded.updated_at, hostname = excluded.hostname
+        WHERE @force = 1 OR dhcp_leases.mac IS excluded.mac OR dhcp_leases.state = 'released' OR dhcp_leases.expires_at <= excluded.updated_at`),
+      release: db.prepare("UPDATE dhcp_leases SET state = 'released', expires_at = @now, updated_at = @now WHERE address_int = @address_int AND mac = @mac AND state = 'bound'"),
+      decline: db.prepare("UPDATE dhcp_leases SET state = 'declined', mac = NULL, expires_at = @until, updated_at = @now WHERE address_int = @address_int AND mac = @mac"),
+      count: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM dhcp_leases WHERE state = 'bound'"),
+    };
+  }
+
+  /** All rows (loaded once at start into the in-memory index). */
+  all(): LeaseRow[] {
+    return this.q.all.all();
+  }
+
+  /** The row of one address. */
+  get(addressInt: number): LeaseRow | undefined {
+    return this.q.get.get(addressInt);
+  }
+
+  /** Rows held by a MAC (all pools). */
+  byMac(mac: string): LeaseRow[] {
+    return this.q.byMac.all(mac);
+  }
+
+  /** Number of bound rows (expired or not). */
+  boundCount(): number {
+    return this.q.count.get()!.n;
+  }
+
+  private applyOne(op: LeaseOp): void {
+    if (op.kind === 'bind') {
+      const r = op.row;
+      if (r.mac === null) throw new CrowbarError('internal', 'bind without a MAC');
+      this.q.dropOther.run({ pool: r.pool, mac: r.mac, address_int: r.address_int });
+      const res = this.q.bind.run({ ...r, force: op.force ? 1 : 0 });
+      if (res.changes !== 1) throw new CrowbarError('store.conflict', `address ${r.address} is bound to another MAC`);
+    } else if (op.kind === 'release') {
+      this.q.release.run({ address_int: op.address_int, mac: op.mac, now: op.now });
+    } else {
+      this.q.decline.run({ address_int: op.address_int, mac: op.mac, until: op.until, now: op.now });
+    }
+  }
+
+  /**
+   * Apply `ops` in one transaction (one commit, one fsync). Each op runs in
+   * its own savepoint: a failing op is rolled back alone and reported in the
+   * result (null = applied). Throws only when the commit itself fails.
+   */
+  applyBatch(ops: readonly LeaseOp[]): Array<Error | null> {
+    const results: Array<Error | null> = [];
+    const one = this.db.transaction((op: LeaseOp) => this.applyOne(op));
+    this.db.transaction(() => {
+      for (const op of ops) {
+        try {
+          one(op);
+          results.push(null);
+        } catch (e) {
+          results.push(e instanceof Error ? e : new Error(errorMessage(e)));
+        }
+      }
+    }).immediate();
+    return results;
+  }
+}
