@@ -11,6 +11,8 @@ APT_PKGS=(
   ipxe
   # lab: virtual machines, firmware, BMC simulator
   qemu-system-x86 qemu-utils ipxe-qemu ovmf openipmi ipmitool socat
+  # lab: IPv6 router advertisements on the lab bridge (iPXE waits ~13 s without them)
+  radvd
   # discovery image build
   busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted
   # network plumbing and packet filters for the tests
@@ -42,4 +44,10 @@ fi
 if [[ ! -d node_modules/better-sqlite3/build ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The discovery image (kernel from Debian's linux-image-amd64 + our initramfs),
+# cached under /var/cache/crowbar/discovery; quick when up to date.
+if [[ "${CROWBAR_SETUP_SKIP_IMAGE:-0}" != 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  bash images/build-discovery.sh >/dev/null
 fi

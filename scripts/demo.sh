@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# `npm run demo`: watch Crowbar discover machines, on this machine only.
+#  1. installs what it needs (scripts/setup.sh: Debian packages, npm packages,
+#     the discovery image);
+#  2. creates an isolated admin network (network namespace cblab-demo with a
+#     bridge; BMC simulators in cblab-demo-b) and starts the appliance on it;
+#  3. creates $DEMO_VMS qemu machines (BIOS and UEFI, KVM when /dev/kvm really
+#     works, else TCG), each with an ipmi_sim BMC, and powers them on over IPMI;
+#  4. prints the API URL (reachable from this host over a private veth,
+#     $CBLAB_HOST_IP <-> $CBLAB_HOST_PEER_IP; no traffic leaves the machine) and
+#     the admin token, then shows node states as they change;
+#  5. Ctrl-C stops and removes everything (namespaces, processes, VM disks).
+# Needs root. Env: DEMO_VMS (default 3), CBLAB_NET (default 10.123.45).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $EUID -eq 0 ]] || { echo "npm run demo must run as root (network namespaces, qemu, ipmi_sim)" >&2; exit 1; }
+export CBLAB_NAME=demo CBLAB_HOST_VETH=1
+: "${DEMO_VMS:=3}" "${CBLAB_NET:=10.123.45}" "${CBLAB_HOST_IP:=172.31.254.1}" "${CBLAB_HOST_PEER_IP:=172.31.254.2}"
+export CBLAB_NET CBLAB_HOST_IP CBLAB_HOST_PEER_IP
+source lab/lib.sh
+set +e
+
+echo "== installing what the demo needs (scripts/setup.sh)"
+bash scripts/setup.sh || exit 1
+bash images/build-discovery.sh > /dev/null || exit 1
+[[ -f "$CBLAB_CACHE/lab-accel" ]] || bash lab/check-kvm.sh > /dev/null
+
+if ip -4 addr show | grep -q " ${CBLAB_HOST_IP%.*}\." && ! ip link show "cbl-demo" > /dev/null 2>&1; then
+  echo "this host already uses ${CBLAB_HOST_IP%.*}.0/24; set CBLAB_HOST_IP/CBLAB_HOST_PEER_IP to a free private /30" >&2
+  exit 1
+fi
+
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "== stopping: VMs, BMCs, appliance; removing namespaces and VM disks"
+  bash lab/down.sh --purge
+  exit 0
+}
+trap cleanup INT TERM EXIT
+
+bash lab/down.sh --purge > /dev/null 2>&1   # leftovers of an earlier demo
+bash lab/up.sh || exit 1
+bash lab/ra.sh start || exit 1
+bash lab/appliance.sh start || exit 1
+TOKEN=$(cat "$CBLAB_STATE/appliance/admin.token")
+API="http://$CBLAB_HOST_PEER_IP"
+
+for i in $(seq 1 "$DEMO_VMS"); do
+  case $((i % 3)) in
+    1) opts=(--fw bios --nic virtio --mem 256 --cpus 1 --disk 8G) ;;
+    2) opts=(--fw uefi --nic virtio --mem 320 --cpus 2 --disk 16G) ;;
+    0) opts=(--fw bios --nic e1000 --mem 288 --cpus 2 --disk 4G) ;;
+  esac
+  bash lab/bmc.sh start "demo$i" --ip "$CBLAB_NET.$((199 + i))" -- "${opts[@]}" || exit 1
+done
+for i in $(seq 1 "$DEMO_VMS"); do
+  bmc="$CBLAB_NET.$((199 + i))"
+  ip netns exec "$CBLAB_NS" ipmitool -I lanplus -C 3 -H "$bmc" -U "$CBLAB_BMC_USER" -P "$CBLAB_BMC_PASS" chassis bootdev pxe > /dev/null
+  ip netns exec "$CBLAB_NS" ipmitool -I lanplus -C 3 -H "$bmc" -U "$CBLAB_BMC_USER" -P "$CBLAB_BMC_PASS" chassis power on > /dev/null
+  echo "   demo$i powered on through its BMC $bmc"
+done
+
+cat <<EOM
+
+== Crowbar demo is running ($DEMO_VMS machines, accelerator $(lab_accel))
+   API / console : $API/   (from this host, private veth; health: $API/api/v1/health)
+   admin token   : $TOKEN
+   try           : curl -s -H "Authorization: Bearer $TOKEN" $API/api/v1/nodes
+   VM consoles   : tail -f $CBLAB_STATE/vm/demo1/serial.log
+   appliance log : $CBLAB_STATE/appliance.log
+   BMCs          : ip netns exec $CBLAB_NS ipmitool -I lanplus -C 3 -H $CBLAB_NET.200 -U $CBLAB_BMC_USER -P $CBLAB_BMC_PASS chassis power status
+   Ctrl-C stops everything and cleans up.
+
+EOM
+last=""
+start=$SECONDS
+while :; do
+  now=$(curl -s -m 5 -H "Authorization: Bearer $TOKEN" "$API/api/v1/nodes" 2> /dev/null |
+    grep -o '"name":"[^"]*","macs":\[[^]]*\],"state":"[^"]*"' | sed -E 's/"name":"([^"]*)".*"state":"([^"]*)"/\1 \2/' | sort)
+  if [[ "$now" != "$last" ]]; then
+    echo "[+$((SECONDS - start))s] nodes:"
+    if [[ -n "$now" ]]; then echo "$now" | sed 's/^/   /'; else echo "   (none yet)"; fi
+    last=$now
+  fi
+  sleep 2
+done
