@@ -90,7 +90,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     log: log.child({ component: 'http' }),
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
-  registerNodeRoutes(http, nodes, nodeRepo);
+  registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
 
   // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
   const disc = config.discovery;
