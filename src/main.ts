@@ -19,6 +19,11 @@ import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { registerNodeRoutes } from './api/nodes.js';
+import { registerBootFileRoutes } from './api/boot-files.js';
+import { BootFileSource } from './services/boot-files.js';
+import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
+import { createTftpService } from './services/tftp.js';
+import type { TftpServer } from './protocols/tftp/server.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -33,6 +38,10 @@ export interface Appliance {
   executor: EffectExecutor;
   http: Server;
   services: Service[];
+  /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
+  bootFiles: BootFileSource;
+  /** The TFTP server when enabled. */
+  tftp: TftpServer | null;
   /** The admin token when it was created by this start (first start only). */
   initialAdminToken: string | null;
 }
@@ -78,6 +87,21 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   });
   registerNodeRoutes(http, nodes, nodeRepo);
 
+  const tftpCfg = config.services.tftp;
+  const bootFiles = new BootFileSource({
+    root: tftpCfg.root,
+    prefixes: [{ prefix: 'discovery', dir: join(config.data_dir, 'images', 'discovery') }, ...tftpCfg.prefix_roots],
+    now: () => clock.now(),
+  });
+  provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
+  registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
+  let tftp: TftpServer | null = null;
+  if (tftpCfg.enabled) {
+    const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);
+    tftp = t.server;
+    services.push(t.service);
+  }
+
   if (config.services.http.enabled) {
     services.push(
       service(
@@ -93,7 +117,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, bootFiles, tftp, initialAdminToken };
 }
 
 /**
