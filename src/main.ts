@@ -28,7 +28,12 @@ import { TemplateStore } from './boot/ipxe.js';
 import { DiscoveryService } from './services/discovery.js';
 import { BootScriptService } from './services/boot-scripts.js';
 import { installDiscoveryImage } from './services/discovery-image.js';
-import { registerDiscoveryImageRoute, registerDiscoveryRoutes } from './api/discovery.js';
+import { registerDiscoveryRoutes } from './api/discovery.js';
+import { registerBootFileRoutes } from './api/boot-files.js';
+import { BootFileSource } from './services/boot-files.js';
+import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
+import { createTftpService } from './services/tftp.js';
+import type { TftpServer } from './protocols/tftp/server.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -47,6 +52,10 @@ export interface Appliance {
   discovery: DiscoveryService;
   /** Per-node iPXE scripts. */
   bootScripts: BootScriptService;
+  /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
+  bootFiles: BootFileSource;
+  /** The TFTP server when enabled. */
+  tftp: TftpServer | null;
   /** The admin token when it was created by this start (first start only). */
   initialAdminToken: string | null;
 }
@@ -121,8 +130,20 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
   status.discovery_image = installDiscoveryImage(disc.image_dir, disc.image_cache, log.child({ component: 'discovery' }));
 
-  // Until the boot-files service serves /boot/files/discovery/*, serve the image here.
-  registerDiscoveryImageRoute(http, disc.image_dir);
+  const tftpCfg = config.services.tftp;
+  const bootFiles = new BootFileSource({
+    root: tftpCfg.root,
+    prefixes: [{ prefix: 'discovery', dir: disc.image_dir }, ...tftpCfg.prefix_roots],
+    now: () => clock.now(),
+  });
+  provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
+  registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
+  let tftp: TftpServer | null = null;
+  if (tftpCfg.enabled) {
+    const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);
+    tftp = t.server;
+    services.push(t.service);
+  }
 
   if (config.services.http.enabled) {
     services.push(
@@ -142,8 +163,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, nodeRepo, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken, discovery, bootScripts };
-
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, bootFiles, tftp, initialAdminToken, discovery, bootScripts };
 }
 
 /**

@@ -6,6 +6,8 @@
  *    (node token)
  *  - GET /api/v1/nodes/{name}/log (API token, readonly)
  *  - GET /boot/node/{mac}.ipxe (no auth, no secrets): the per-node iPXE script
+ * (the discovery kernel/initrd are served by the boot-files service under
+ * /boot/files/discovery/, from config.discovery.image_dir)
  */
 import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
 import type { Clock } from '../lib/clock.js';
@@ -114,24 +116,4 @@ export function registerDiscoveryRoutes(
       },
     },
   ]);
-}
-
-/**
- * Serve the discovery kernel/initrd at /boot/files/discovery/{vmlinuz,initrd.img}
- * from `imageDir`, unless another route (the boot-files service) already
- * answers that path.
- */
-export function registerDiscoveryImageRoute(server: Server, imageDir: string): boolean {
-  if (server.match('GET', '/boot/files/discovery/vmlinuz')) return false;
-  server.route({
-    method: 'GET',
-    path: '/boot/files/discovery/{file}',
-    options: { auth: false },
-    handler: (req, h) => {
-      const f = String(req.params.file);
-      if (f !== 'vmlinuz' && f !== 'initrd.img') throw new CrowbarError('not_found', `no such discovery file: ${f}`);
-      return h.file(`${imageDir}/${f}`, { confine: imageDir });
-    },
-  });
-  return true;
 }
