@@ -14,7 +14,7 @@ if [[ -r /dev/kvm && -w /dev/kvm && -f "$IMG/vmlinuz" ]]; then
     -no-reboot -serial "file:$log" -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" -append "console=ttyS0 panic=1" > /dev/null 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do grep -qa 'crowbar-agent' "$log" && { accel=kvm; break; }; sleep 0.3; done
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   rm -f "$log"
 fi
 mkdir -p "$CBLAB_CACHE"; echo "$accel" > "$CBLAB_CACHE/lab-accel"

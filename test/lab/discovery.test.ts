@@ -191,4 +191,29 @@ describe.skipIf(!can.ok)('lab: PXE discovery of qemu machines', () => {
     expect(after.state).toBe(before.state);
     expect(nodes().length).toBe(VMS.length);
   });
+
+  it('an allocated node runs its hardware-install steps, posts the transitions and reboots', async () => {
+    const b = booted.get('vm1')!;
+    const w = new SerialWatcher(serial('vm1'), Date.now());
+    const r = lab.curl('POST', `/api/v1/nodes/${b.node}/transition`, { token, body: JSON.stringify({ to: 'hardware-installing' }) });
+    expect(r.status).toBe(200);
+    // the waiting agent picks it up at its next poll, posts hardware-installed, is told to reboot;
+    // the VM runs with -no-reboot, so qemu exits
+    const deadline = Date.now() + 90_000;
+    let text = '';
+    while (Date.now() < deadline && !/final action: reboot/.test(text)) {
+      text = w.poll();
+      await sleep(500);
+    }
+    expect(text, text.slice(-1500)).toMatch(/transition -> hardware-installed/);
+    expect(text).toMatch(/appliance says: reboot \(hardware-installed\)/);
+    const node = lab.curl('GET', `/api/v1/nodes/${b.node}`, { token }).body;
+    expect(node.state).toBe('hardware-installed');
+    const events = lab.curl('GET', `/api/v1/nodes/${b.node}/events`, { token }).body.events.map((e: any) => `${e.to_state}:${e.cause}`);
+    expect(events).toContain('hardware-installed:agent');
+    lab.run('vm.sh', ['wait', 'vm1', '30']);
+    // its boot script is now the OS install step (none configured here: the wait script)
+    const script = lab.curl('GET', `/boot/node/${b.mac.replace(/:/g, '-')}.ipxe`);
+    expect(script.body).toMatch(/no operating system install is configured/);
+  }, 120_000);
 });
