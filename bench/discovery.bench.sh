@@ -22,7 +22,11 @@ bash lab/up.sh 2> /dev/null
 bash lab/ra.sh start 2> /dev/null
 bash lab/appliance.sh start 2> /dev/null
 TOKEN=$(cat "$CBLAB_STATE/appliance/admin.token")
-nodes_json() { ip netns exec "$CBLAB_NS" curl -s -m 10 -H "Authorization: Bearer $TOKEN" "http://$CBLAB_SERVER_IP/api/v1/nodes"; }
+# "<mac> <created_at ms>" per node
+nodes_created() {
+  ip netns exec "$CBLAB_NS" curl -s -m 10 -H "Authorization: Bearer $TOKEN" "http://$CBLAB_SERVER_IP/api/v1/nodes" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const n of JSON.parse(s).nodes)console.log(n.macs[0],n.created_at)})'
+}
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "discovery bench: accel $(lab_accel), $(nproc) cpus, sizes [$SIZES], $REPS runs each"
@@ -42,11 +46,11 @@ for n in $SIZES; do
     deadline=$((SECONDS + 300))
     declare -A T=()
     while ((SECONDS < deadline)); do
-      js=$(nodes_json)
+      js=$(nodes_created || true)
       for name in "${names[@]}"; do
         [[ -n "${T[$name]:-}" ]] && continue
         mac=$(sed -n 's/^MAC=//p' "$CBLAB_STATE/vm/$name/config" | tr -d '"')
-        created=$(printf '%s' "$js" | grep -o "\"name\":\"d${mac//:/-}[^}]*\"created_at\":[0-9]*" | grep -o '"created_at":[0-9]*' | cut -d: -f2 || true)
+        created=$(printf '%s\n' "$js" | awk -v m="$mac" '$1 == m {print $2}')
         [[ -n "$created" ]] && T[$name]=$(awk -v c="$created" -v s="$(cat "$CBLAB_STATE/vm/$name/started_at_ms")" 'BEGIN{printf "%.1f", (c-s)/1000}')
       done
       ((${#T[@]} == n)) && break

@@ -120,10 +120,15 @@ describe.skipIf(!can.ok)('lab: PXE discovery of qemu machines', () => {
       expect(node.inventory.dmi.product_serial).toBe(`CB-${vm.name}`);
       expect(m![3].startsWith(`${lab.net}.`)).toBe(true);
       booted.set(vm.name, { name: vm.name, mac, node: node.name, admin: m![3] });
-      // the agent's log reached the appliance
-      const log = lab.curl('GET', `/api/v1/nodes/${node.name}/log`, { token });
-      expect(log.status).toBe(200);
-      expect(log.body.lines.some((l: any) => /REGISTERED as/.test(l.line))).toBe(true);
+      // the agent's log reaches the appliance (shipped right after registering)
+      let shipped = false;
+      for (let i = 0; i < 60 && !shipped; i++) {
+        const log = lab.curl('GET', `/api/v1/nodes/${node.name}/log`, { token });
+        expect(log.status).toBe(200);
+        shipped = log.body.lines.some((l: any) => /REGISTERED as/.test(l.line));
+        if (!shipped) await sleep(500);
+      }
+      expect(shipped, `agent log of ${node.name} not received`).toBe(true);
     }
     expect(all.length).toBe(VMS.length);
     expect(new Set([...booted.values()].map((b) => b.admin)).size).toBe(VMS.length);
