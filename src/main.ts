@@ -4,7 +4,7 @@
  * receives its dependencies.
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -19,6 +19,13 @@ import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { registerNodeRoutes } from './api/nodes.js';
+import { AllocationRepo } from './store/allocations.js';
+import { BarclampRepo, ProposalRepo } from './store/barclamps.js';
+import { BarclampService } from './services/barclamps.js';
+import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } from './services/network.js';
+import { ProposalService } from './services/proposals.js';
+import { registerBarclampRoutes } from './api/barclamps.js';
+import { registerNetworkRoutes } from './api/networks.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -31,6 +38,10 @@ export interface Appliance {
   tokens: TokenRepo;
   bus: EventBus;
   executor: EffectExecutor;
+  barclamps: BarclampService;
+  proposals: ProposalService;
+  network: NetworkService;
+  allocations: AllocationRepo;
   http: Server;
   services: Service[];
   /** The admin token when it was created by this start (first start only). */
@@ -41,6 +52,12 @@ export interface Appliance {
 export interface ApplianceDeps {
   clock?: Clock;
   log?: Logger;
+}
+
+/** The barclamps shipped with Crowbar: `barclamps/` at the repository (or package) root. */
+function shippedBarclampsDir(): string | null {
+  for (const d of [resolve(import.meta.dirname, '..', 'barclamps'), resolve(import.meta.dirname, '..', '..', 'barclamps')]) if (existsSync(d)) return d;
+  return null;
 }
 
 /** Create the admin token on first start; stored 0600 in the data directory. */
@@ -67,6 +84,37 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   nodes.recoverInterrupted();
   const initialAdminToken = ensureAdminToken(config, tokens, clock);
 
+  // Barclamps, proposals and the network barclamp (allocation, conduits).
+  const barclampRepo = new BarclampRepo(db);
+  const proposalRepo = new ProposalRepo(db);
+  const barclamps = new BarclampService(barclampRepo, proposalRepo, shippedBarclampsDir(), config.data_dir, bus, clock, log.child({ component: 'barclamps' }));
+  barclamps.init();
+  const allocations = new AllocationRepo(db);
+  const network = new NetworkService(
+    config,
+    allocations,
+    nodeRepo,
+    {
+      applied: () => {
+        const rows = proposalRepo.list('network').filter((r) => r.applied_doc !== null);
+        const row = rows.find((r) => r.name === 'default') ?? rows[0];
+        return row ? ((JSON.parse(row.applied_doc!) as { attributes: { network: NetworkAttributes } }).attributes.network) : null;
+      },
+      template: () => (barclamps.has('network') ? (barclamps.get('network').template.attributes.network as unknown as NetworkAttributes) : FALLBACK_NETWORK_ATTRIBUTES),
+    },
+    clock,
+    log.child({ component: 'network' }),
+  );
+  const proposals = new ProposalService(barclamps, proposalRepo, barclampRepo, nodeRepo, network, bus, clock, log.child({ component: 'proposals' }), {
+    applianceUrl: config.services.http.public_url,
+    applianceAddress: config.admin_network.address.split('/')[0],
+  });
+  proposals.registerHook(network.hook());
+  proposals.start();
+  executor.on('release-allocations', (node) => {
+    network.releaseNodeId(node.id);
+  });
+
   const services: Service[] = [];
   const status: Record<string, string> = {};
   const http = await createApiServer({
@@ -77,6 +125,8 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
   registerNodeRoutes(http, nodes, nodeRepo);
+  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
+  registerNetworkRoutes(http, network, nodeRepo);
 
   if (config.services.http.enabled) {
     services.push(
@@ -93,7 +143,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, http, services, initialAdminToken };
 }
 
 /**
