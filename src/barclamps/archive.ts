@@ -44,7 +44,7 @@ export function gunzipIfNeeded(buf: Buffer, limits: ArchiveLimits = DEFAULT_LIMI
       return gunzipSync(buf, { maxOutputLength: limits.maxUncompressedBytes });
     } catch (e) {
       const msg = errorMessage(e);
-      if (/maxOutputLength|buffer length/i.test(msg)) throw new CrowbarError('too_large', `archive expands beyond ${limits.maxUncompressedBytes} bytes`);
+      if (/maxOutputLength|buffer length|larger than/i.test(msg) || (e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw new CrowbarError('too_large', `archive expands beyond ${limits.maxUncompressedBytes} bytes`);
       throw new CrowbarError('bad_request', `archive is not valid gzip: ${msg}`);
     }
   }

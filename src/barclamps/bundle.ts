@@ -131,7 +131,7 @@ export function loadBarclamp(dir: string): Barclamp {
 
   // Migrations 002..N for proposal_schema_version N.
   const migrations: ProposalMigration[] = [];
-  for (const f of files.filter((x) => x.startsWith('migrate/'))) {
+  for (const f of files.filter((x) => x.startsWith('migrate/') && x.endsWith('.json'))) {
     const base = f.slice('migrate/'.length);
     const m = MIGRATION_FILE.exec(base);
     if (!m) {
