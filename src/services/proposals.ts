@@ -477,9 +477,10 @@ export class ProposalService {
       }
       if (!changed) continue;
       if (this.problems(bc, doc).length) continue;
+      // The hook is how a node joins an applied proposal: apply now (the
+      // proposal's requirements were met when it was applied).
       this.audit.audit(this.clock.now(), 'hook', 'proposal-hook-add', bc.name, r.name, { node, roles });
-      if (this.blockers(bc, doc).length === 0) await this.apply(bc, r, doc, 'hook');
-      else this.repo.setDoc(r.id, JSON.stringify(doc), r.schema_revision, this.clock.now());
+      await this.apply(bc, r, doc, 'hook');
     }
   }
 
