@@ -80,7 +80,10 @@ export class BarclampService {
     for (const row of rows.values()) {
       if (row.source !== 'installed' || row.status !== 'installed') continue;
       try {
-        this.active.set(row.name, loadBarclamp(row.dir));
+        const bc = loadBarclamp(row.dir);
+        // Files newer than the row (a crash between the swap and the commit): the files win.
+        if (bc.tree_sha256 !== row.tree_sha256) this.repo.upsert({ ...this.rowOf(bc, 'installed', row.sha256, row.installed_at, now), sha256: row.sha256 });
+        this.active.set(row.name, bc);
       } catch (e) {
         this.log.error('installed barclamp cannot be loaded; skipped', { barclamp: row.name, dir: row.dir, error: errorMessage(e) });
       }

@@ -86,6 +86,8 @@ export class ProposalService {
   start(): void {
     for (const p of this.repo.inStatus('committing')) this.repo.setStatus(p.id, 'failed', 'appliance restarted while the proposal was committing; commit it again', this.clock.now());
     this.unsubscribe ??= this.bus.subscribe((e) => this.onEvent(e));
+    // Commits queued before a restart may be releasable now.
+    void this.releaseQueued().catch((e) => this.log.warn('queue release failed', { error: errorMessage(e) }));
   }
 
   /** Unsubscribe from the bus. */
