@@ -124,7 +124,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     log: log.child({ component: 'http' }),
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
-  registerNodeRoutes(http, nodes, nodeRepo);
+  registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
   registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   registerNetworkRoutes(http, network, nodeRepo);
 
