@@ -167,6 +167,13 @@ describe('barclamp life cycle in a running appliance', () => {
     const listed = (await app.api('/api/v1/networks/storage/allocations')).body.allocations;
     expect(listed.length).toBe(50);
     expect(new Set(listed.map((a: any) => a.address)).size).toBe(50);
+    // A node registered over the API gets its admin and BMC addresses from the network hook, in the live process.
+    const created = await app.api('/api/v1/nodes', { body: { macs: ['52:54:02:00:00:01'] } });
+    expect(created.status).toBe(201);
+    const adminAllocs = (await app.api('/api/v1/networks/admin/allocations')).body.allocations;
+    const mine = adminAllocs.find((a: any) => a.node === created.body.name);
+    expect(mine.address).toBe('127.0.0.10');
+    expect((await app.api(`/api/v1/nodes/${created.body.name}/network`)).body.addresses).toMatchObject({ admin: '127.0.0.10', bmc: '192.168.128.21' });
     // Unknown network / node: clear 404s.
     expect((await app.api('/api/v1/networks/nope/allocations', { body: { node: names[0] } })).status).toBe(404);
     expect((await app.api('/api/v1/networks/storage/allocations', { body: { node: 'ghost' } })).body.message).toMatch(/node ghost not found/);
