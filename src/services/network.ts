@@ -150,18 +150,22 @@ export class NetworkService {
     return out;
   }
 
+  /** Node name -> admin address of every node that has one. */
+  adminAddresses(): Map<string, string> {
+    return this.allocations.byNodeName('admin');
+  }
+
   /** The node's conduits resolved against its discovered NICs. */
-  conduitsFor(node: Node): Record<string, ResolvedConduit> {
-    const attrs = this.attributes();
+  conduitsFor(node: Node, attrs: NetworkAttributes = this.attributes()): Record<string, ResolvedConduit> {
     const nics = (node.inventory.nics ?? []).filter((n) => typeof n?.name === 'string');
     const list = selectConduits(attrs.conduit_map, attrs.mode, nics.length, node.name);
     return resolveConduits(list, nics);
   }
 
   /** The node's interface plan (networks it has addresses on, over its conduits). */
-  planFor(node: Node): { conduits: Record<string, ResolvedConduit>; interfaces: NodeInterface[] } {
-    const conduits = this.conduitsFor(node);
-    const networks = Object.fromEntries(Object.entries(this.networks()).filter(([, n]) => n.conduit !== 'bmc'));
+  planFor(node: Node, attrs: NetworkAttributes = this.attributes()): { conduits: Record<string, ResolvedConduit>; interfaces: NodeInterface[] } {
+    const conduits = this.conduitsFor(node, attrs);
+    const networks = Object.fromEntries(Object.entries(attrs.networks).filter(([, n]) => n.conduit !== 'bmc'));
     return { conduits, interfaces: interfacePlan(networks, conduits, this.addressesOf(node)) };
   }
 

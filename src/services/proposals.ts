@@ -389,21 +389,24 @@ export class ProposalService {
     const node = this.nodes.getByName(nodeName) ?? (/^\d+$/.test(nodeName) ? this.nodes.get(Number(nodeName)) : undefined);
     if (!node) throw new CrowbarError('not_found', `node ${nodeName} not found`);
     const applied: AppliedProposal[] = [];
+    const rows = this.repo.list();
     for (const bc of this.barclamps.list())
-      for (const r of this.repo.list(bc.name)) if (r.applied_doc) applied.push({ barclamp: bc, name: r.name, doc: JSON.parse(r.applied_doc) as ProposalDoc });
+      for (const r of rows) if (r.barclamp === bc.name && r.applied_doc) applied.push({ barclamp: bc, name: r.name, doc: JSON.parse(r.applied_doc) as ProposalDoc });
+    const attrs = this.network?.attributes();
     let network: { interfaces: Array<Record<string, unknown>>; conduits?: unknown; error?: string } | null = null;
     const addresses = this.network ? this.network.addressesOf(node) : {};
     if (this.network) {
       try {
-        const plan = this.network.planFor(node);
+        const plan = this.network.planFor(node, attrs);
         network = { conduits: plan.conduits, interfaces: plan.interfaces as unknown as Array<Record<string, unknown>> };
       } catch (e) {
         network = { interfaces: [], error: errorMessage(e) };
       }
     }
     const extra: Record<string, string> = {};
+    const admin = this.network ? this.network.adminAddresses() : new Map<string, string>();
     if (this.network) {
-      for (const [net, def] of Object.entries(this.network.networks())) {
+      for (const [net, def] of Object.entries(attrs!.networks)) {
         if (def.conduit !== 'bmc' || !addresses[net]) continue;
         const k = net.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
         extra[`CB_NET_${k}_NETMASK`] = def.netmask;
@@ -416,10 +419,7 @@ export class ProposalService {
         node: node.name,
         applianceUrl: this.opts.applianceUrl,
         applianceAddress: this.opts.applianceAddress,
-        addressOf: (n) => {
-          const peer = this.nodes.getByName(n);
-          return peer && this.network ? (this.network.addressesOf(peer).admin ?? null) : null;
-        },
+        addressOf: (n) => admin.get(n) ?? null,
         addresses,
         network,
       },
