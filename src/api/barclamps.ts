@@ -4,7 +4,7 @@
  *   /api/v1/barclamps/{bc}/proposals[/{name}]          list, create, show, edit, delete (operator)
  *   /api/v1/barclamps/{bc}/proposals/{name}/diff|commit|dequeue|status
  *   /api/v1/proposals                                  every proposal
- *   /api/v1/nodes/{name}/runlist                       a node's run list (node agent)
+ *   /api/v1/nodes/{name}/runlist[/status]              a node's run list; the agent's report (node agent)
  *   /api/v1/content/{sha256}                           scripts and cookbook archives by hash
  *   /api/v1/barclamps-audit                            audit trail (admin)
  */
@@ -156,6 +156,25 @@ export function registerBarclampRoutes(server: Server, barclamps: BarclampServic
         const etag = `"${rl.revision}"`;
         if (req.headers['if-none-match'] === etag) return h.response().code(304).header('etag', etag);
         return h.response(rl).header('etag', etag);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/nodes/{name}/runlist/status',
+      options: { payload: { maxBytes: 256 * 1024 } },
+      handler: (req) => {
+        const p = requireRole(req, 'operator');
+        const body = bodyObject(req.payload);
+        onlyKeys(body, ['results']);
+        if (!Array.isArray(body.results) || body.results.length > 1000) throw new CrowbarError('bad_request', 'body.results: required list (at most 1000)');
+        const results = body.results.map((r: unknown, i: number) => {
+          const o = bodyObject(r);
+          onlyKeys(o, ['barclamp', 'proposal', 'role', 'status', 'message']);
+          const status = reqString(o, 'status', 16);
+          if (status !== 'ready' && status !== 'failed') throw new CrowbarError('bad_request', `body.results[${i}].status: must be ready or failed`);
+          return { barclamp: reqString(o, 'barclamp', 64), proposal: reqString(o, 'proposal', 64), role: reqString(o, 'role', 64), status: status as 'ready' | 'failed', message: optString(o, 'message', 4096) };
+        });
+        return proposals.report(name(req.params.name), results, `api:${p.name}`);
       },
     },
     {

@@ -427,6 +427,38 @@ export class ProposalService {
     );
   }
 
+  /**
+   * The node agent's report after running its run list: each role's outcome
+   * becomes the node's element_state (`ready` or `failed`) in the applied
+   * proposal. Reports for roles the node does not hold are refused.
+   */
+  report(nodeName: string, results: ReadonlyArray<{ barclamp: string; proposal: string; role: string; status: 'ready' | 'failed'; message?: string }>, actor: string): Promise<{ updated: number }> {
+    return this.locked(() => {
+      const node = this.nodes.getByName(nodeName);
+      if (!node) throw new CrowbarError('not_found', `node ${nodeName} not found`);
+      let updated = 0;
+      for (const [i, r] of results.entries()) {
+        const row = this.repo.get(r.barclamp, r.proposal);
+        const applied = row?.applied_doc ? (JSON.parse(row.applied_doc) as ProposalDoc) : null;
+        const dep = applied?.deployment[r.barclamp];
+        if (!row || !dep || !(dep.elements[r.role] ?? []).includes(node.name))
+          throw new CrowbarError('bad_request', `results[${i}]: node ${node.name} has no role ${r.role} in an applied proposal ${proposalId(r.barclamp, r.proposal)}`);
+        const set = (d: ProposalDoc) => {
+          const states = (d.deployment[r.barclamp].element_states ??= {});
+          (states[r.role] ??= {})[node.name] = r.status;
+        };
+        set(applied!);
+        const doc = JSON.parse(row.doc) as ProposalDoc;
+        if (doc.deployment[r.barclamp]) set(doc);
+        this.repo.setDocs(row.id, JSON.stringify(doc), JSON.stringify(applied), row.schema_revision, this.clock.now());
+        if (r.status === 'failed') this.audit.audit(this.clock.now(), actor, 'role-failed', r.barclamp, r.proposal, { node: node.name, role: r.role, message: r.message ?? '' });
+        updated++;
+      }
+      this.bus.publish({ type: 'runlist.reported', at: this.clock.now(), data: { node: node.name, results: results.map((r) => ({ role: r.role, status: r.status })) } });
+      return { updated };
+    });
+  }
+
   private onEvent(e: BusEvent): void {
     if (e.type !== 'node.transition' && e.type !== 'node.created') return;
     const name = String(e.data.node ?? '');

@@ -222,6 +222,13 @@ describe('proposals', () => {
     const ifaces = readFileSync(join(root, 'etc/network/interfaces.d/crowbar'), 'utf8');
     expect(ifaces).toContain('iface eth0 inet static\n  address 10.77.0.10');
     expect(ifaces).toContain('iface eth0.200 inet static\n  address 192.168.125.10');
+    // The agent reports: element_states follow.
+    let rep = await api('POST', `/api/v1/nodes/${n1}/runlist/status`, { results: [{ barclamp: 'nagios', proposal: 'default', role: 'nagios-server', status: 'ready' }, { barclamp: 'nagios', proposal: 'default', role: 'nagios-client', status: 'failed', message: 'nrpe missing' }] });
+    expect(rep.body).toEqual({ updated: 2 });
+    expect((await api('GET', '/api/v1/barclamps/nagios/proposals/default/status')).body.nodes[n1]).toEqual({ 'nagios-server': 'ready', 'nagios-client': 'failed' });
+    rep = await api('POST', `/api/v1/nodes/${n2}/runlist/status`, { results: [{ barclamp: 'nagios', proposal: 'default', role: 'nagios-server', status: 'ready' }] });
+    expect(rep.status).toBe(400);
+    expect(rep.body.message).toMatch(/results\[0\]: node .* has no role nagios-server/);
     // ETag: unchanged run list -> 304.
     const again = await app.http.inject({ method: 'GET', url: `/api/v1/nodes/${n1}/runlist`, headers: { authorization: `Bearer ${token}`, 'if-none-match': `"${rl.revision}"` } });
     expect(again.statusCode).toBe(304);
