@@ -7,7 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { buildConfig } from '../../src/config/load.js';
+import { readTar } from '../../src/lib/tar.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { memoryLogger } from '../../src/lib/logger.js';
 import { createAppliance, type Appliance } from '../../src/main.js';
@@ -251,6 +254,13 @@ describe('proposals', () => {
     expect(events.filter((e) => e.type === 'proposal.batch').map((e) => e.data.roles)).toEqual([['lamp-database'], ['lamp-web'], ['lamp-balancer']]);
     const web = (await api('GET', `/api/v1/nodes/${b}/runlist`)).body.roles.find((x: any) => x.role === 'lamp-web');
     expect(web.env.CB_PEERS_LAMP_DATABASE).toBe(`${a}=10.77.0.10`);
+    // ntp joined b through its 'installed' hook; its chef implementation is a content-addressed cookbook archive.
+    const ntpEntry = (await api('GET', `/api/v1/nodes/${b}/runlist`)).body.roles.find((x: any) => x.role === 'ntp-client');
+    expect(ntpEntry.chef.recipes).toEqual(['ntp::default']);
+    const cb = await app.http.inject({ method: 'GET', url: new URL(ntpEntry.chef.cookbooks.url).pathname, headers: { authorization: `Bearer ${token}` } });
+    expect(createHash('sha256').update(cb.rawPayload).digest('hex')).toBe(ntpEntry.chef.cookbooks.sha256);
+    expect(readTar(gunzipSync(cb.rawPayload)).map((e) => e.path)).toContain('cookbooks/ntp/recipes/default.rb');
+    expect((await api('GET', `/api/v1/content/${'0'.repeat(64)}`)).status).toBe(404);
     // max_count is enforced by validation.
     const doc = lamp.proposal;
     doc.deployment.lamp.elements['lamp-database'] = [a, b];
