@@ -125,7 +125,10 @@ export function readTar(buf: Buffer, maxEntries = 10_000): TarEntry[] {
     const sum = octal(h, 148, 8, 'checksum');
     if (sum !== checksumOf(h)) throw new CrowbarError('bad_request', `tar: header checksum mismatch at offset ${off}`);
     const flag = String.fromCharCode(h[156]);
-    const size = octal(h, 124, 12, 'size');
+    // A pax 'size' record overrides the header field (files over 8 GiB).
+    const paxSize = flag !== 'x' && flag !== 'g' && pax.size !== undefined ? Number(pax.size) : NaN;
+    if (pax.size !== undefined && flag !== 'x' && flag !== 'g' && (!Number.isSafeInteger(paxSize) || paxSize < 0)) throw new CrowbarError('bad_request', 'tar: bad pax size');
+    const size = Number.isNaN(paxSize) ? octal(h, 124, 12, 'size') : paxSize;
     const dataStart = off + BLOCK;
     if (dataStart + size > buf.length) throw new CrowbarError('bad_request', `tar: truncated archive (entry at offset ${off} needs ${size} bytes)`);
     const data = buf.subarray(dataStart, dataStart + size);
