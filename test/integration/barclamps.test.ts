@@ -15,6 +15,8 @@ import { execFileSync } from 'node:child_process';
 import { ROOT, removeDataDir, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { writeTar } from '../../src/lib/tar.js';
 import { openDatabase } from '../../src/store/db.js';
+import { packDirectory } from '../../src/barclamps/bundle.js';
+import { createSkeleton } from '../../src/barclamps/skeleton.js';
 import { NodeRepo } from '../../src/store/nodes.js';
 
 let app: RunningAppliance;
@@ -177,5 +179,27 @@ describe('barclamp life cycle in a running appliance', () => {
     // Unknown network / node: clear 404s.
     expect((await app.api('/api/v1/networks/nope/allocations', { body: { node: names[0] } })).status).toBe(404);
     expect((await app.api('/api/v1/networks/storage/allocations', { body: { node: 'ghost' } })).body.message).toMatch(/node ghost not found/);
+  });
+
+  it('an installed barclamp and its proposals survive kill -9 and a restart', async () => {
+    const dir = createSkeleton('kept_app', 'ACME', work);
+    const r = await upload(packDirectory(dir, 'kept_app'));
+    expect(r.status).toBe(201);
+    await app.api('/api/v1/barclamps/kept_app/proposals', { body: { name: 'default' } });
+    if ((await app.api('/api/v1/barclamps/crowbar/proposals/default')).status === 404) {
+      await app.api('/api/v1/barclamps/crowbar/proposals', { body: { name: 'default' } });
+      await app.api('/api/v1/barclamps/crowbar/proposals/default/commit', { method: 'POST' });
+    }
+    expect((await app.api('/api/v1/barclamps/kept_app/proposals/default/commit', { method: 'POST' })).body.status).toBe('applied');
+    await app.api('/api/v1/barclamps/ntp/proposals', { body: { name: 'default' } });
+    expect((await app.api('/api/v1/barclamps/ntp/proposals/default/commit', { method: 'POST' })).body.status).toBe('queued');
+    await app.kill();
+    app = await startAppliance({ dataDir: app.dataDir });
+    const bc = (await app.api('/api/v1/barclamps/kept_app')).body;
+    expect(bc).toMatchObject({ name: 'kept_app', source: 'installed', sha256: r.body.sha256 });
+    expect((await app.api('/api/v1/barclamps/kept_app/proposals/default')).body.status).toBe('applied');
+    const ntp = (await app.api('/api/v1/barclamps/ntp/proposals/default')).body;
+    expect(ntp.status).toBe('queued');
+    expect(ntp.status_reason).toMatch(/barclamp dns has no applied proposal/);
   });
 });
