@@ -144,6 +144,7 @@ export async function startFakeBmc(o: FakeBmcOptions = {}): Promise<FakeBmc> {
       else if (a === 1 || a === 2 || a === 3) state.power = true;
       return ipmiReply(req, 0, Buffer.alloc(0));
     }
+    if (netFn === 0 && cmd === 0x04) return ipmiReply(req, 0, Buffer.alloc(0));
     if (netFn === 0 && cmd === 0x08) {
       if ((data[0] & 0x7f) === 5) state.boot = Buffer.from(data.subarray(1));
       return ipmiReply(req, 0, Buffer.alloc(0));
