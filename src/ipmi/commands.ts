@@ -259,3 +259,16 @@ export async function setUserAccess(s: IpmiCaller, channel: number, userId: numb
   const b = Buffer.from([0x80 | 0x20 | 0x10 | (channel & 0x0f), userId & 0x3f, privilege & 0x0f, 0x00]);
   await s.call(NetFn.app, Cmd.setUserAccess, b, 'Set User Access');
 }
+
+/**
+ * Create or update a BMC user the way the hardware-install phase does:
+ * name, password (20-byte form when longer than 16), privilege on the LAN
+ * channel with IPMI messaging, then enable it.
+ */
+export async function configureUser(s: IpmiCaller, u: { channel: number; userId: number; name: string; password: string; privilege?: number }): Promise<void> {
+  if (u.userId < 2 || u.userId > 63) throw new CrowbarError('bad_request', 'user ID must be 2..63 (user 1 is the anonymous user)');
+  await setUserName(s, u.userId, u.name);
+  await setUserPassword(s, u.userId, 'set', u.password);
+  await setUserAccess(s, u.channel, u.userId, u.privilege ?? Privilege.administrator);
+  await setUserPassword(s, u.userId, 'enable');
+}

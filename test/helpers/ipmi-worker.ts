@@ -34,6 +34,13 @@ async function clientSteps(target: IpmiTarget, steps: string[], o: { timeoutMs?:
       else if (name === 'bootdev') out.push(await cmd.setBootDevice(s, { device: arg as 'pxe', persistent: false, efi: false }));
       else if (name === 'bootflags') out.push(await cmd.getBootFlags(s));
       else if (name === 'lan') out.push(await cmd.getLanAddress(s, 1));
+      else if (name === 'setLan') {
+        const [ip, netmask, gateway] = arg.split(',');
+        out.push(await cmd.setLanAddress(s, 1, { ip, netmask, gateway }));
+      } else if (name === 'setUser') {
+        const [id, uname, pw] = arg.split(',');
+        out.push(await cmd.configureUser(s, { channel: 1, userId: Number(id), name: uname, password: pw }));
+      }
       else if (name === 'sleep') await new Promise((r) => setTimeout(r, Number(arg)));
       else throw new Error(`unknown step ${st}`);
     }

@@ -82,6 +82,23 @@ describe.skipIf(!enabled)('IPMI against ipmi_sim in a namespace', () => {
     expect(flags.device).toBe('pxe');
   });
 
+  it('our client: create a BMC user (name, password, access, enable) and log in with it', async () => {
+    // 16 bytes, the length Crowbar generates: ipmi_sim keeps only 16 bytes of a 20-byte
+    // password (ipmitool `user set password N PW 20` shows the same), see docs/ipmi.md.
+    const pw = 'Gen3rated-Pw16ch';
+    await w.must('client', { target, steps: [`setUser:4,crowbar,${pw}`] });
+    const [st] = await w.must('client', { target: { host: sim.host, user: 'crowbar', password: pw }, steps: ['status'] });
+    expect(['on', 'off']).toContain(st);
+    const wrong = await w.call('client', { target: { host: sim.host, user: 'crowbar', password: 'Gen3rated-Pw16cX' }, steps: ['status'] });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'bmc.auth' } });
+  });
+
+  it('our client: LAN configuration get/set', async () => {
+    const r = await w.call('client', { target, steps: ['setLan:10.9.8.7,255.255.255.0,10.9.8.1', 'lan'] });
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.result[1]).toMatchObject({ ip: '10.9.8.7', netmask: '255.255.255.0', gateway: '10.9.8.1', source: 'static' });
+  });
+
   const viaApi = async (name: string, action: string) => (await w.must('inject', { method: 'POST', url: `/api/v1/nodes/${name}/power`, payload: { action } })).body;
 
   for (const [i, driver] of [[1, 'ipmi'], [2, 'ipmitool']] as const) {
