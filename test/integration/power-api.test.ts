@@ -175,6 +175,21 @@ describe('power API with fake BMCs', () => {
     expect(last.env).toEqual({ IPMI_PASSWORD: 'ToolPassw0rd' });
   });
 
+  it('hardware-install instruction: generated password stored encrypted, stable, BMC address recorded', async () => {
+    const node = await nodeWithBmc(8, null);
+    const text = app.power.hardwareInstallInstruction(node, { channel: 1, network: { ip: '10.5.0.20', netmask: '255.255.255.0', vlan: 300 }, raid: { level: 'raid1', disks: ['/dev/vda', '/dev/vdb'] } });
+    const pw = /^BMC_PASSWORD=(.*)$/m.exec(text)![1];
+    expect(pw).toMatch(/^[A-Za-z0-9]{16}$/);
+    expect(text).toContain('BMC_USER=crowbar\n');
+    expect(text).toContain('BMC_VLAN=300\n');
+    expect(text).toContain('RAID_DISKS=/dev/vda /dev/vdb\n');
+    const after = (await api('GET', `/api/v1/nodes/${node.name}`)).body;
+    expect(after).toMatchObject({ bmc_address: '10.5.0.20', bmc_user: 'crowbar', bmc_password_set: true, power_driver: 'ipmi' });
+    expect(JSON.stringify(after)).not.toContain(pw);
+    expect(app.power.hardwareInstallInstruction(app.nodes.get(node.name), { channel: 1 })).toContain(`BMC_PASSWORD=${pw}\n`);
+    expect(JSON.stringify(log.records)).not.toContain(pw);
+  });
+
   it('lists drivers with secrets marked', async () => {
     const r = await api('GET', '/api/v1/power/drivers');
     expect(r.body.drivers.map((d: any) => d.name)).toEqual(['ipmi', 'ipmitool', 'manual']);

@@ -20,6 +20,7 @@ import { parseBmcAddress } from './address.js';
 import { generateBmcPassword, type BmcSecretBox } from './credentials.js';
 import { BmcLanes } from './lanes.js';
 import type { DriverRegistry } from './registry.js';
+import { renderHardwareInstall, type BmcNetwork } from './instruction.js';
 import type { BmcTarget, BootRequest, ControlAction, PowerApiAction, PowerConnection, PowerDriver, PowerState } from './types.js';
 
 /** Tunables of the power service (config.services.power). */
@@ -146,6 +147,18 @@ export class PowerService {
     const password = generateBmcPassword();
     this.d.nodes.setBmc(node.id, node.bmc_address, node.bmc_user ?? this.d.opts.bmcUser, this.d.secrets.encrypt(node.id, password), node.power_driver, this.d.clock.now());
     return { user: node.bmc_user ?? this.d.opts.bmcUser, password };
+  }
+
+  /**
+   * The hardware-install instruction for a node (contains its BMC password,
+   * generated on first use): BMC address from its bmc network allocation,
+   * the appliance's BMC user, and the RAID plan. Also records the address
+   * the BMC will have, so power control works once hardware-install is done.
+   */
+  hardwareInstallInstruction(node: Node, o: { channel: number; userId?: number; network?: BmcNetwork; raid?: { level: 'none' | 'raid1'; disks?: string[] } }): string {
+    const cred = this.ensureCredentials(node);
+    if (o.network) this.d.nodes.setBmc(node.id, o.network.ip, cred.user, null, node.power_driver === 'manual' ? this.d.opts.defaultDriver : node.power_driver, this.d.clock.now());
+    return renderHardwareInstall({ channel: o.channel, userId: o.userId ?? 3, user: cred.user, password: cred.password, network: o.network, raid: o.raid });
   }
 
   private target(node: Node, driver: PowerDriver): BmcTarget {
