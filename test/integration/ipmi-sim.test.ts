@@ -35,7 +35,7 @@ describe.skipIf(!enabled)('IPMI against ipmi_sim in a namespace', () => {
           dns: { enabled: false },
           ntp: { enabled: false },
           http: { bind: '127.0.0.1', port: 1 },
-          power: { poll_interval_ms: 200, state_timeout_ms: 8000, pace_ms: 50, retries: 1, ipmi: { timeout_ms: 400, retries: 3 } },
+          power: { poll_interval_ms: 200, state_timeout_ms: 8000, pace_ms: 50, retries: 1, ipmi: { timeout_ms: 700, retries: 3 } },
         },
       },
     });
@@ -125,6 +125,12 @@ describe.skipIf(!enabled)('IPMI against ipmi_sim in a namespace', () => {
       expect(ipmitool('chassis', 'bootparam', 'get', '5')).toMatch(/Force PXE/);
       const logs = JSON.stringify(await w.must('logs'));
       expect(logs).not.toContain(sim.password);
+      // Wrong password through this driver: bmc.auth for this node.
+      const wrong = await w.must('createNode', { mac: `52:54:00:ab:00:1${i}` });
+      await w.must('inject', { method: 'PUT', url: `/api/v1/nodes/${wrong.name}/bmc`, payload: { address: sim.host, user: 'admin', password: 'not-the-password', driver } });
+      const r = await w.must('inject', { method: 'POST', url: `/api/v1/nodes/${wrong.name}/power`, payload: { action: 'status' } });
+      expect(r.status).toBe(502);
+      expect(r.body.error).toBe('bmc.auth');
     });
   }
 

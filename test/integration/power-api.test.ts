@@ -168,7 +168,7 @@ describe('power API with fake BMCs', () => {
     expect(r.body).toMatchObject({ driver: 'ipmitool', state: 'on' });
     await api('POST', `/api/v1/nodes/${node.name}/bootdev`, { device: 'pxe', persistent: true, efi: true });
     const last = runs.at(-1)!;
-    expect(last.args.slice(0, 4)).toEqual(['-I', 'lanplus', '-C', '3']);
+    expect(last.args.slice(0, 5)).toEqual(['-v', '-I', 'lanplus', '-C', '3']);
     expect(last.args).toContain('-E');
     expect(last.args.join(' ')).toContain('chassis bootdev pxe options=persistent,efiboot');
     for (const run of runs) expect(run.args.join(' ')).not.toContain('ToolPassw0rd');

@@ -1,7 +1,7 @@
 /**
  * The `ipmitool` power driver: wraps the ipmitool CLI, always
  * `-I lanplus -C <suite>` (without -C ipmitool spends ~10 s probing cipher
- * suites) and `-E` with IPMI_PASSWORD in the environment, so the password
+ * suites), `-v` (so failures say why) and `-E` with IPMI_PASSWORD in the environment, so the password
  * never appears in argv (ps, /proc/<pid>/cmdline).
  */
 import { CrowbarError } from '../../lib/errors.js';
@@ -16,12 +16,14 @@ export interface IpmitoolDriverOptions {
   timeoutMs: number;
 }
 
-const AUTH_HINTS = /RAKP 2 HMAC is invalid|unauthorized name|invalid user name|password|insufficient privilege|RAKP 2 message indicates an error/i;
-const UNREACHABLE_HINTS = /Unable to establish|No response|timeout|Insufficient resources|Get Auth Capabilities error/i;
+// With -v, ipmitool says why a session failed (its final line is the same for every cause).
+const AUTH_HINTS = /RAKP 2 HMAC is invalid|unauthorized name|invalid user name|RAKP 2 message indicates an error|RAKP 4 message indicates an error|insufficient privilege/i;
+const UNREACHABLE_HINTS = /Get Auth Capabilities error|No response from remote controller|Error issuing Get Channel Authentication|Insufficient resources/i;
+const ERROR_LINE = /error|invalid|unable|RAKP|no response/i;
 
 /** Build the argv (without the password) for one ipmitool call. */
 export function ipmitoolArgs(t: BmcTarget, suite: number, args: readonly string[]): string[] {
-  return ['-I', 'lanplus', '-C', String(suite), '-H', t.host, '-p', String(t.port), '-U', t.user, '-E', '-N', '1', '-R', '3', ...args];
+  return ['-v', '-I', 'lanplus', '-C', String(suite), '-H', t.host, '-p', String(t.port), '-U', t.user, '-E', '-N', '1', '-R', '3', ...args];
 }
 
 /** Create the ipmitool driver. */
@@ -35,8 +37,10 @@ export function ipmitoolDriver(o: IpmitoolDriverOptions): PowerDriver {
     }
     if (r.timedOut) throw new CrowbarError('bmc.unreachable', `ipmitool ${args.join(' ')} timed out after ${o.timeoutMs} ms`);
     if (r.code !== 0) {
-      const msg = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ').slice(0, 300);
-      const code = AUTH_HINTS.test(msg) ? 'bmc.auth' : UNREACHABLE_HINTS.test(msg) ? 'bmc.unreachable' : 'bmc.protocol';
+      const text = `${r.stderr}\n${r.stdout}`;
+      const lines = text.split('\n').filter((l) => ERROR_LINE.test(l) && !/Invalid completion code received: Invalid command/.test(l));
+      const msg = (lines.length ? lines : text.trim().split('\n')).slice(-3).join(' / ').slice(0, 300);
+      const code = AUTH_HINTS.test(text) ? 'bmc.auth' : UNREACHABLE_HINTS.test(text) ? 'bmc.unreachable' : 'bmc.protocol';
       throw new CrowbarError(code, `ipmitool ${args.join(' ')} failed: ${msg}`);
     }
     return r.stdout;
