@@ -19,7 +19,8 @@ export type FakeMode =
   | 'bad-rakp2'
   | 'bad-rakp4'
   | 'random-garbage'
-  | 'no-rmcpp';
+  | 'no-rmcpp'
+  | 'mutate';
 
 /** Options of the fake BMC. */
 export interface FakeBmcOptions {
@@ -258,6 +259,13 @@ export async function startFakeBmc(o: FakeBmcOptions = {}): Promise<FakeBmc> {
       out = handle(m);
     } catch {
       out = null;
+    }
+    if (out && state.mode === 'mutate') {
+      // Flip one random byte, or cut the datagram short (mutation fuzzing).
+      out = Buffer.from(out);
+      const i = Math.floor(Math.random() * out.length);
+      if (Math.random() < 0.2) out = out.subarray(0, i);
+      else out[i] ^= 1 + Math.floor(Math.random() * 255);
     }
     if (out) sock.send(out, r.port, r.address);
   });

@@ -92,6 +92,17 @@ describe('IPMI client against a fake BMC', () => {
     expect(await codeOf(getChassisStatus(s))).toBe('bmc.protocol');
   });
 
+  it('mutation fuzz: every reply with one byte flipped or cut; always a result or a coded error', async () => {
+    bmc = await startFakeBmc({ mode: 'mutate' });
+    const seen = new Set<string>();
+    for (let i = 0; i < 25; i++) {
+      const r = await codeOf(withSession({ host: bmc.host, port: bmc.port, user: 'admin', password: 'fake-pass' }, { ...opts, timeoutMs: 30, retries: 1 }, (s) => getChassisStatus(s)));
+      expect(['ok', 'bmc.protocol', 'bmc.auth', 'bmc.unreachable']).toContain(r);
+      seen.add(r);
+    }
+    expect(seen.has('ok')).toBe(false); // the session needs ~6 replies; each one is damaged
+  });
+
   it('rejects over-long credentials before sending anything', async () => {
     expect(await codeOf(IpmiSession.open({ host: '127.0.0.1', port: 9, user: 'x'.repeat(17), password: 'p' }, opts))).toBe('bad_request');
     expect(await codeOf(IpmiSession.open({ host: '127.0.0.1', port: 9, user: 'u', password: 'p'.repeat(21) }, opts))).toBe('bad_request');
