@@ -133,7 +133,7 @@ export class PowerService {
       enc = this.d.secrets.encrypt(node.id, generateBmcPassword());
     }
     this.d.nodes.setBmc(node.id, address ?? null, user, enc, driver.name, this.d.clock.now());
-    this.d.log.info('BMC settings changed', { node: node.name, address, user, driver: driver.name, password_changed: enc !== null });
+    this.d.log.info('BMC settings changed', { node: node.name, address, user, driver: driver.name, new_secret_stored: enc !== null });
     return this.d.nodes.get(node.id)!;
   }
 
