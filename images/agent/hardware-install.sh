@@ -6,7 +6,10 @@
 #   hardware-install.sh [INSTRUCTION_FILE]
 #
 # The instruction is KEY=value lines (no quoting, never evaluated as shell) in
-# INSTRUCTION_FILE, or the same keys in the environment (the file wins):
+# INSTRUCTION_FILE, or the same keys in the environment (the file wins). With
+# neither, and CROWBAR_URL + CROWBAR_TOKEN set (how the discovery agent runs
+# it), it is fetched from $CROWBAR_URL/api/v1/agent/hardware-install with the
+# node token, kept in a 0600 file on tmpfs and deleted after reading. Keys:
 #   BMC_CHANNEL    LAN channel (default 1)
 #   BMC_IP BMC_NETMASK [BMC_GATEWAY] [BMC_VLAN (1-4094 | off)]
 #   BMC_USER_ID    user slot (default 3)   BMC_USER  BMC_PASSWORD (1-16 chars, or up to 20)
@@ -15,6 +18,7 @@
 #   RAID_DEVICE    md device to create (default /dev/md/crowbar)
 #   IPMITOOL       ipmitool command (default: "ipmitool" on /dev/ipmi0)
 #   MDADM          mdadm command (default "mdadm")
+#   WGET           wget command (default "wget", busybox's in the image)
 #   DRY_RUN=1      print the commands instead of running them
 # Output: progress lines "[hardware-install] ..." on stderr and, last, one JSON
 # line on stdout: {"bmc":"ok|skipped|failed","raid":"ok|skipped|exists|failed","error":"..."}
@@ -22,6 +26,20 @@
 
 INSTR=${1:-}
 log() { echo "[hardware-install] $*" >&2; }
+
+FETCHED=""
+if [ -z "$INSTR" ] && [ -z "${BMC_IP:-}${BMC_USER:-}${RAID_LEVEL:-}" ] && [ -n "${CROWBAR_URL:-}" ] && [ -n "${CROWBAR_TOKEN:-}" ]; then
+  FETCHED=$(mktemp /tmp/hwinstall.XXXXXX) || FETCHED=/tmp/hwinstall.$$
+  chmod 600 "$FETCHED" 2>/dev/null
+  # shellcheck disable=SC2086
+  if ! timeout 60 ${WGET:-wget} -q -O "$FETCHED" --header "Authorization: Bearer $CROWBAR_TOKEN" "${CROWBAR_URL%/}/api/v1/agent/hardware-install"; then
+    rm -f "$FETCHED"
+    log "cannot fetch the instruction from ${CROWBAR_URL%/}/api/v1/agent/hardware-install"
+    echo '{"bmc":"failed","raid":"failed","error":"instruction not fetched"}'
+    exit 2
+  fi
+  INSTR=$FETCHED
+fi
 
 if [ -n "$INSTR" ]; then
   [ -r "$INSTR" ] || { log "cannot read $INSTR"; echo '{"bmc":"failed","raid":"failed","error":"instruction file unreadable"}'; exit 2; }
@@ -36,6 +54,7 @@ if [ -n "$INSTR" ]; then
       *) log "ignoring unknown key $k" ;;
     esac
   done < "$INSTR"
+  [ -n "$FETCHED" ] && rm -f "$FETCHED"
 fi
 
 BMC_CHANNEL=${BMC_CHANNEL:-1}

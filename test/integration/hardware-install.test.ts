@@ -5,7 +5,9 @@
  * as a dry run (this kernel has no md driver; the lab VM runs it for real);
  * and the validation failures. The password never appears in the output.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,27 @@ import { renderHardwareInstall } from '../../src/services/power/instruction.js';
 const SCRIPT = join(ROOT, 'images/agent/hardware-install.sh');
 const tmp = mkdtempSync(join(tmpdir(), 'crowbar-hwi-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Run the script asynchronously (the test's own HTTP server must keep serving); '' = no file argument. */
+function runScriptAsync(instr: string, env: Record<string, string>): Promise<{ status: number | null; stderr: string; stdout: string; result: any }> {
+  const args = [SCRIPT];
+  if (instr) {
+    const file = join(tmp, `instr-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, instr, { mode: 0o600 });
+    args.push(file);
+  }
+  return new Promise((resolve) => {
+    const p = spawn('busybox', ['sh', ...args], { env: { PATH: process.env.PATH!, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (status) => {
+      const lines = stdout.trim().split('\n');
+      resolve({ status, stdout, stderr, result: JSON.parse(lines[lines.length - 1]) });
+    });
+  });
+}
 
 function runScript(instr: string, env: Record<string, string>, ns?: { pair: NetnsPair; name: string }) {
   const file = join(tmp, `instr-${Math.random().toString(36).slice(2)}`);
@@ -48,6 +71,32 @@ describe.skipIf(!have('busybox'))('hardware-install.sh without hardware', () => 
     for (const l of ['+ ipmitool lan set 2 ipaddr 10.5.0.20', '+ ipmitool lan set 2 defgw ipaddr 10.5.0.1', '+ ipmitool lan set 2 vlan id off', '+ ipmitool user set name 4 crowbar', '/dev/sda /dev/sdb'])
       expect(r.stderr).toContain(l);
     expect(() => renderHardwareInstall({ channel: 1, userId: 3, user: 'a', password: 'x\nRAID_LEVEL=raid1' })).toThrow(/printable/);
+  });
+
+  it('fetches its instruction from the appliance with the node token (how the agent runs it)', async () => {
+    const text = renderHardwareInstall({ channel: 1, userId: 3, user: 'crowbar', password: 'FetchedPassw0rd1', network: { ip: '10.5.0.21', netmask: '255.255.255.0' }, raid: { level: 'raid1', disks: ['/dev/vda', '/dev/vdb'] } });
+    const seen: string[] = [];
+    const srv = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      if (req.url === '/api/v1/agent/hardware-install' && req.headers.authorization === 'Bearer cbn_node_token') res.end(text);
+      else res.writeHead(401).end('{}');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const env = { CROWBAR_URL: `http://127.0.0.1:${port}/`, CROWBAR_NODE: 'd1.crowbar.test', DRY_RUN: '1', WGET: 'busybox wget', TMPDIR: tmp };
+      const r = await runScriptAsync('', { ...env, CROWBAR_TOKEN: 'cbn_node_token' });
+      expect(r.result, r.stderr).toEqual({ bmc: 'ok', raid: 'ok', error: '' });
+      expect(r.stderr).toContain('+ ipmitool lan set 1 ipaddr 10.5.0.21');
+      expect(r.stderr + r.stdout).not.toContain('FetchedPassw0rd1');
+      expect(execFileSync('sh', ['-c', 'ls /tmp/hwinstall.* 2>/dev/null || true'], { encoding: 'utf8' }).trim()).toBe('');
+      const bad = await runScriptAsync('', { ...env, CROWBAR_TOKEN: 'wrong' });
+      expect(bad.status).toBe(2);
+      expect(bad.result).toMatchObject({ bmc: 'failed', error: 'instruction not fetched' });
+      expect(seen[0]).toBe('GET /api/v1/agent/hardware-install Bearer cbn_node_token');
+    } finally {
+      srv.close();
+    }
   });
 
   it('refuses bad instructions with a failed status', () => {
