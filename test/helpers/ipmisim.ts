@@ -60,7 +60,12 @@ exit 0
 `;
 
 /** Start ipmi_sim on `host:port` inside namespace `ns` of `pair`. */
-export async function startIpmiSim(pair: NetnsPair, ns: string, host: string, o: { port?: number; password?: string; power?: 0 | 1 } = {}): Promise<IpmiSim> {
+export async function startIpmiSim(
+  pair: NetnsPair,
+  ns: string,
+  host: string,
+  o: { port?: number; password?: string; power?: 0 | 1; /** in-band KCS link for qemu's ipmi-bmc-extern on 127.0.0.1:<port> */ vmPort?: number } = {},
+): Promise<IpmiSim> {
   const dir = mkdtempSync(join(tmpdir(), 'crowbar-ipmisim-'));
   const port = o.port ?? 623;
   const password = o.password ?? 'sim-Secret-42';
@@ -80,6 +85,7 @@ export async function startIpmiSim(pair: NetnsPair, ns: string, host: string, o:
       ...['callback', 'user', 'operator', 'admin'].map((p) => `    allowed_auths_${p} none md2 md5 straight`),
       '    guid a123456789abcdefa123456789abcdef',
       '  endlan',
+      ...(o.vmPort ? [`  serial 15 127.0.0.1 ${o.vmPort} codec VM`] : []),
       `  chassis_control "${script} ${dir}"`,
       '  user 1 true "" "" user 10 none md2 md5 straight',
       `  user 2 true "admin" "${password}" admin 10 none md2 md5 straight`,
