@@ -122,7 +122,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     log: log.child({ component: 'http' }),
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
-  registerNodeRoutes(http, nodes, nodeRepo);
+  registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
   registerPowerRoutes(http, nodes, power);
   if (config.services.power.enabled) services.push(power.service());
 

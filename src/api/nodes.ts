@@ -5,6 +5,7 @@ import type { NodeRepo } from '../store/nodes.js';
 import { requireRole, principalOf } from './auth.js';
 import { bodyObject, onlyKeys, optString, reqString } from './validate.js';
 import type { Node } from '../model/node.js';
+import { CrowbarError } from '../lib/errors.js';
 
 /** The public view of a node (no secrets). */
 export function nodeView(n: Node): Record<string, unknown> {
@@ -12,12 +13,30 @@ export function nodeView(n: Node): Record<string, unknown> {
 }
 
 /** Register node routes under /api/v1. */
-export function registerNodeRoutes(server: Server, nodes: NodeService, repo: NodeRepo): void {
+export function registerNodeRoutes(server: Server, nodes: NodeService, repo: NodeRepo, domain: string): void {
   server.route([
     {
       method: 'GET',
       path: '/api/v1/nodes',
       handler: () => ({ nodes: nodes.list().map(nodeView) }),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/nodes',
+      options: { payload: { maxBytes: 64 * 1024 } },
+      handler: (req, h) => {
+        const p = requireRole(req, 'operator');
+        const body = bodyObject(req.payload);
+        onlyKeys(body, ['macs', 'name']);
+        const macs = body.macs;
+        if (!Array.isArray(macs) || macs.length === 0 || macs.length > 64 || !macs.every((m) => typeof m === 'string'))
+          throw new CrowbarError('bad_request', 'body.macs: required list of 1-64 MAC addresses');
+        const name = optString(body, 'name', 253);
+        if (name !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(name))
+          throw new CrowbarError('bad_request', `body.name: not a DNS name: ${JSON.stringify(name)}`);
+        const n = nodes.create(macs as string[], { domain, name, cause: `api:${p.name}` });
+        return h.response(nodeView(n)).code(201);
+      },
     },
     {
       method: 'GET',

@@ -29,7 +29,7 @@ export function buildConfig(raw: unknown): Readonly<Config> {
   // DHCP pool for machines not yet known.
   const size = admin.broadcast - admin.network;
   if (size < 16) throw new CrowbarError('config.invalid', 'config: admin_network.address: subnet too small (need at least a /28)', { key: 'admin_network.address' });
-  const half = admin.network + Math.floor(size / 2);
+  const half = admin.network + Math.ceil(size / 2);
   const net = cfg.admin_network;
   if (dhcp.range_start === '') dhcp.range_start = intToIp(half);
   if (dhcp.range_end === '') dhcp.range_end = intToIp(admin.broadcast - 1);

@@ -129,7 +129,7 @@ function effectsOf(from: NodeState, to: NodeState): Effect[] {
 /** Allowed targets from `from` (forward states, `problem`, admin actions, power actions). */
 export function allowedFrom(from: NodeState): string[] {
   if (from === 'delete') return [];
-  return [...FORWARD[from], ...(from === 'problem' ? [] : ['problem']), ...ADMIN_ACTIONS, ...POWER_ACTIONS];
+  return [...FORWARD[from], 'problem', ...[...ADMIN_ACTIONS].filter((a) => a !== from), ...POWER_ACTIONS];
 }
 
 /**
