@@ -5,13 +5,14 @@
 import { buildConfig, loadConfigFile } from './config/load.js';
 import { errorMessage, isCrowbarError } from './lib/errors.js';
 import { createAppliance, runAppliance } from './main.js';
+import { POWER_USAGE, powerVerb } from './cli/power.js';
 
 const USAGE = `usage: crowbar <command> [options]
 
 commands:
   serve [--config FILE]   run the appliance (default config: loopback, ./var/crowbar)
   help                    this text
-`;
+${POWER_USAGE}`;
 
 async function serve(args: string[]): Promise<number> {
   let configPath: string | undefined;
@@ -56,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'power':
+    case 'bootdev':
+    case 'bmc':
+      return powerVerb(cmd, rest, (s) => process.stdout.write(s));
     case undefined:
     case 'help':
     case '--help':
