@@ -91,6 +91,7 @@ export class IpmiSession {
   private readonly suite: CipherSuite;
   private waiter: Waiter | null = null;
   private garbage: string | null = null;
+  private garbageLogged = 0;
   private authCodeLen = 0;
   private consoleSid = 0;
   private bmcSid = 0;
@@ -166,7 +167,8 @@ export class IpmiSession {
         return;
       }
       this.garbage = errorMessage(e);
-      this.log?.debug('ignored datagram from BMC', { bmc: this.target.host, reason: this.garbage });
+      // Bounded per session: a BMC flooding garbage must not flood the log.
+      if (++this.garbageLogged <= 5) this.log?.debug('ignored datagram from BMC', { bmc: this.target.host, reason: this.garbage });
     }
   }
 
