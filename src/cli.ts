@@ -9,6 +9,7 @@ import { createSkeleton } from './barclamps/skeleton.js';
 import { barclampCommand } from './cli/barclamp.js';
 import { ApiError, parseGlobalArgs, resolveClient } from './cli/client.js';
 import { proposalCommand } from './cli/proposal.js';
+import { POWER_USAGE, powerVerb } from './cli/power.js';
 
 const USAGE = `usage: crowbar <command> [options]
 
@@ -24,7 +25,7 @@ commands:
 
 API options: --url URL (CROWBAR_URL), --token TOKEN (CROWBAR_TOKEN),
              --data-dir DIR (CROWBAR_DATA_DIR; reads DIR/admin.token), --config FILE
-`;
+${POWER_USAGE}`;
 
 async function apiCommand(argv: string[]): Promise<number> {
   const g = parseGlobalArgs(argv);
@@ -86,6 +87,10 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'power':
+    case 'bootdev':
+    case 'bmc':
+      return powerVerb(cmd, rest, (s) => process.stdout.write(s));
     case undefined:
     case 'help':
     case '--help':

@@ -26,6 +26,13 @@ import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } f
 import { ProposalService } from './services/proposals.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
 import { registerNetworkRoutes } from './api/networks.js';
+import { execFileRunner, type CommandRunner } from './lib/command.js';
+import { dgramSocketFactory, type UdpSocketFactory } from './ipmi/transport.js';
+import { PowerRepo } from './store/power.js';
+import { BmcSecretBox, loadOrCreateBmcKey } from './services/power/credentials.js';
+import { DriverRegistry } from './services/power/registry.js';
+import { PowerService } from './services/power/service.js';
+import { registerPowerRoutes } from './api/power.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -42,6 +49,8 @@ export interface Appliance {
   proposals: ProposalService;
   network: NetworkService;
   allocations: AllocationRepo;
+  /** BMC power and boot-device control (docs/ipmi.md). */
+  power: PowerService;
   http: Server;
   services: Service[];
   /** The admin token when it was created by this start (first start only). */
@@ -52,6 +61,42 @@ export interface Appliance {
 export interface ApplianceDeps {
   clock?: Clock;
   log?: Logger;
+  /** UDP sockets for the IPMI client (tests: fakes). */
+  sockets?: UdpSocketFactory;
+  /** External command runner (ipmitool driver). */
+  run?: CommandRunner;
+}
+
+/** Build the power service: key file, drivers, effect handlers for 'power' and 'boot-device'. */
+function createPower(config: Readonly<Config>, db: Db, nodeRepo: NodeRepo, bus: EventBus, executor: EffectExecutor, clock: Clock, log: Logger, deps: ApplianceDeps): PowerService {
+  const pc = config.services.power;
+  const keyFile = pc.key_file || join(config.data_dir, 'keys', 'bmc.key');
+  const { key, created } = loadOrCreateBmcKey(keyFile);
+  if (created) log.info('created BMC password key file (keep it outside backups of the database)', { key_file: keyFile });
+  const plog = log.child({ component: 'power' });
+  const drivers = new DriverRegistry({ config: pc, sockets: deps.sockets ?? dgramSocketFactory, run: deps.run ?? execFileRunner, log: plog });
+  const power = new PowerService({
+    nodes: nodeRepo,
+    power: new PowerRepo(db),
+    secrets: new BmcSecretBox(key),
+    drivers,
+    bus,
+    clock,
+    log: plog,
+    opts: {
+      pollIntervalMs: pc.poll_interval_ms,
+      stateTimeoutMs: pc.state_timeout_ms,
+      softTimeoutMs: pc.soft_timeout_ms,
+      paceMs: pc.pace_ms,
+      retries: pc.retries,
+      recheckIntervalS: pc.recheck_interval_s,
+      bmcUser: pc.bmc_user,
+      defaultDriver: pc.default_driver,
+    },
+  });
+  executor.on('power', power.handleEffect);
+  executor.on('boot-device', power.handleEffect);
+  return power;
 }
 
 /** The barclamps shipped with Crowbar: `barclamps/` at the repository (or package) root. */
@@ -83,6 +128,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const nodes = new NodeService(nodeRepo, executor, bus, clock, log.child({ component: 'nodes' }));
   nodes.recoverInterrupted();
   const initialAdminToken = ensureAdminToken(config, tokens, clock);
+  const power = createPower(config, db, nodeRepo, bus, executor, clock, log, deps);
 
   // Barclamps, proposals and the network barclamp (allocation, conduits).
   const barclampRepo = new BarclampRepo(db);
@@ -127,6 +173,8 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
   registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   registerNetworkRoutes(http, network, nodeRepo);
+  registerPowerRoutes(http, nodes, power);
+  if (config.services.power.enabled) services.push(power.service());
 
   if (config.services.http.enabled) {
     services.push(
@@ -143,7 +191,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, http, services, initialAdminToken };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken };
 }
 
 /**

@@ -75,6 +75,34 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'ipmi: node power state and faults, power request log',
+    sql: `
+      -- Last known power state and the current fault of each node's BMC.
+      CREATE TABLE node_power (
+        node_id INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
+        state TEXT NOT NULL DEFAULT 'unknown',
+        checked_at INTEGER,
+        fault_code TEXT,
+        fault TEXT,
+        fault_count INTEGER NOT NULL DEFAULT 0,
+        fault_at INTEGER
+      );
+      -- Every power/boot request (who, what, through which driver, outcome).
+      CREATE TABLE power_requests (
+        id INTEGER PRIMARY KEY,
+        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX power_requests_node ON power_requests(node_id, id);
+    `,
+  },
+  {
     version: 4,
     name: 'barclamps: registry, proposals, audit',
     sql: `
