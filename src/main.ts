@@ -19,6 +19,11 @@ import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { registerNodeRoutes } from './api/nodes.js';
+import { AllocationRepo } from './store/allocations.js';
+import { DnsView } from './store/dnsview.js';
+import { createDnsService } from './services/dns.js';
+import { createNtpService } from './services/ntp.js';
+import { registerAllocationRoutes } from './api/allocations.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -53,6 +58,21 @@ function ensureAdminToken(cfg: Readonly<Config>, tokens: TokenRepo, clock: Clock
   return token;
 }
 
+/** Wrap a service so that its state shows in the health route. */
+function tracked(s: Service, status: Record<string, string>): Service {
+  return service(
+    s.name,
+    async (signal, fatal) => {
+      await s.start(signal, fatal);
+      status[s.name] = 'running';
+    },
+    async () => {
+      await s.stop();
+      status[s.name] = 'stopped';
+    },
+  );
+}
+
 /** Build the appliance from a validated config (nothing listens yet). */
 export async function createAppliance(config: Readonly<Config>, deps: ApplianceDeps = {}): Promise<Appliance> {
   const clock = deps.clock ?? systemClock;
@@ -77,6 +97,19 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
   registerNodeRoutes(http, nodes, nodeRepo);
+  const allocations = new AllocationRepo(db);
+  registerAllocationRoutes(http, config, nodes, allocations, bus, clock);
+
+  if (config.services.dns.enabled) {
+    const view = new DnsView(db);
+    const store = { marker: () => view.marker(), names: () => view.names(), allocations: () => allocations.list() };
+    const dns = createDnsService(config, store, clock, log.child({ component: 'dns' }));
+    // The zone follows the store on its own; these make a change visible even sooner.
+    executor.on('dns-update', () => dns.zones.invalidate());
+    bus.subscribe(() => dns.zones.invalidate());
+    services.push(tracked(dns.service, status));
+  }
+  if (config.services.ntp.enabled) services.push(tracked(createNtpService(config, clock, log.child({ component: 'ntp' })).service, status));
 
   if (config.services.http.enabled) {
     services.push(
