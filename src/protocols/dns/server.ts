@@ -10,6 +10,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Clock } from '../../lib/clock.js';
+import { literalLookup } from '../../net/literal-lookup.js';
 import { errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import type { RateLimiter } from '../../lib/rate.js';
@@ -234,7 +235,7 @@ export class DnsServer {
 
   /** Bind UDP and TCP; rejects when either cannot bind. */
   async start(): Promise<void> {
-    const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind(this.o.port, this.o.bind, () => {

@@ -13,6 +13,7 @@
  */
 import dgram from 'node:dgram';
 import type { Clock } from '../../lib/clock.js';
+import { literalLookup } from '../../net/literal-lookup.js';
 import { errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import type { RateLimiter } from '../../lib/rate.js';
@@ -125,7 +126,7 @@ export class NtpServer {
 
   /** Bind the socket; rejects when it cannot. */
   async start(): Promise<void> {
-    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
       sock.bind(this.o.port, this.o.bind, () => {
