@@ -2,13 +2,15 @@
 # DNS benchmark: dnsperf (client netns) against our DNS and dnsmasq (server
 # netns), same query file (A + PTR over $NHOSTS nodes), interleaved in the
 # same run. Prints per-run lines, then medians and the ratio ours/dnsmasq.
-# Env: REPEATS=3 DURATION=10 NHOSTS=1000 DNSPERF_ARGS="-c 4 -q 200"
+# dns2 (the design card's package) runs as a third contender for the record.
+# Env: SERVERS="crowbar dnsmasq dns2" REPEATS=3 DURATION=10 NHOSTS=1000 DNSPERF_ARGS="-c 4 -q 200"
 # Needs root (network namespaces). Only the two namespaces it creates carry traffic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/dnsntp-lib.sh
 REPEATS=${REPEATS:-3}; DURATION=${DURATION:-10}; NHOSTS=${NHOSTS:-1000}
 DNSPERF_ARGS=${DNSPERF_ARGS:-"-c 4 -q 200"}
+SERVERS=${SERVERS:-"crowbar dnsmasq dns2"}
 need dnsperf; need dnsmasq
 bench_net_up dns
 W=$BENCH_WORK
@@ -26,6 +28,7 @@ CFG
 start() { # name -> SRV_PID
   case "$1" in
     crowbar) bench_start "$W/crowbar.log" node --import tsx src/cli.ts serve --config "$W/config.json";;
+    dns2)    bench_start "$W/dns2.log" node --import tsx bench/dns2-server.ts "$W/hosts" "$BENCH_SRV_IP" 53;;
     dnsmasq) bench_start "$W/dnsmasq.log" dnsmasq -k --no-resolv --no-hosts --addn-hosts="$W/hosts" \
                --local=/$DOMAIN/ --listen-address="$BENCH_SRV_IP" --bind-interfaces --user=root \
                --log-facility=- --pid-file="$W/dnsmasq.pid" --cache-size=10000;;
@@ -41,7 +44,7 @@ start() { # name -> SRV_PID
 CSV=$W/dns.csv
 echo "server,rep,qps,sent,completed,lost,noerror_pct,avg_lat_ms,cpu_pct,qps_per_cpu_s" >"$CSV"
 for rep in $(seq 1 "$REPEATS"); do
-  for s in crowbar dnsmasq; do
+  for s in $SERVERS; do
     start "$s"
     c0=$(cpu_of "$SRV_PID")
     # shellcheck disable=SC2086
@@ -63,3 +66,4 @@ PY
 done
 echo "## DNS: dnsperf -l $DURATION $DNSPERF_ARGS, $NHOSTS A + $NHOSTS PTR, median (min-max) of $REPEATS"
 summarize "$CSV" crowbar dnsmasq qps lost noerror_pct avg_lat_ms cpu_pct qps_per_cpu_s
+grep -q "^dns2," "$CSV" && summarize "$CSV" crowbar dns2 qps lost noerror_pct avg_lat_ms cpu_pct qps_per_cpu_s
