@@ -111,3 +111,18 @@ describe('ntp server replies (RFC 5905 §8-9)', () => {
     expect(server.handle(request(), '10.0.0.3', 1n)![1]).toBe(10);
   });
 });
+
+describe('writeNtpTimestamp', () => {
+  it('matches nsToNtp', async () => {
+    const { writeNtpTimestamp } = await import('../../src/protocols/ntp/packet.js');
+    const b = Buffer.alloc(8);
+    for (const ns of [0n, 1n, 999_999_999n, 1_795_564_800_250_000_000n, 1_795_564_800_999_999_999n, 2_085_978_495_999_999_999n]) {
+      writeNtpTimestamp(b, 0, ns);
+      const got = b.readBigUInt64BE(0);
+      const want = nsToNtp(ns);
+      expect(got >> 32n).toBe(want >> 32n);
+      expect(Number((got & 0xffffffffn) - (want & 0xffffffffn))).toBeLessThanOrEqual(1);
+      expect(Number((want & 0xffffffffn) - (got & 0xffffffffn))).toBeLessThanOrEqual(1);
+    }
+  });
+});

@@ -56,6 +56,17 @@ export function nsToNtp(ns: bigint): bigint {
   return (((sec + NTP_UNIX_OFFSET) & 0xffffffffn) << 32n) | frac;
 }
 
+/**
+ * Write Unix time `ns` as a 64-bit NTP timestamp at `offset` (same value as
+ * nsToNtp, one BigInt division instead of several: this is the hot path).
+ */
+export function writeNtpTimestamp(b: Buffer, offset: number, ns: bigint): void {
+  const sec = ns / 1_000_000_000n;
+  const rem = Number(ns - sec * 1_000_000_000n); // 0 <= rem < 1e9, exact
+  b.writeUInt32BE((Number(sec) + 2_208_988_800) % 4_294_967_296, offset);
+  b.writeUInt32BE(Math.floor((rem * 4_294_967_296) / 1e9), offset + 4);
+}
+
 /** 64-bit NTP timestamp -> Unix time in nanoseconds (era 0 assumed, good until 2036). */
 export function ntpToNs(t: bigint): bigint {
   const sec = (t >> 32n) - NTP_UNIX_OFFSET;

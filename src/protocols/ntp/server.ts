@@ -17,7 +17,7 @@ import { literalLookup } from '../../net/literal-lookup.js';
 import { errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import type { RateLimiter } from '../../lib/rate.js';
-import { Leap, NTP_HEADER, NtpMode, nsToNtp, toShort } from './packet.js';
+import { Leap, NTP_HEADER, NtpMode, toShort, writeNtpTimestamp } from './packet.js';
 
 /** What the server says about its own clock (RFC 5905 §7.3 system variables). */
 export interface NtpStatus {
@@ -79,10 +79,11 @@ export function buildReply(req: Buffer, rxNs: bigint, st: NtpStatus, nowNs: () =
   b.writeUInt32BE(toShort(st.rootDelay), 4);
   b.writeUInt32BE(toShort(st.rootDispersion), 8);
   (kod ? RATE : st.refId).copy(b, 12, 0, 4);
-  b.writeBigUInt64BE(st.referenceNs > 0n ? nsToNtp(st.referenceNs) : 0n, 16);
+  if (st.referenceNs > 0n) writeNtpTimestamp(b, 16, st.referenceNs);
+  else b.fill(0, 16, 24);
   req.copy(b, 24, 40, 48); // origin = client's transmit, byte for byte
-  b.writeBigUInt64BE(nsToNtp(rxNs), 32);
-  b.writeBigUInt64BE(nsToNtp(nowNs()), 40); // transmit: last
+  writeNtpTimestamp(b, 32, rxNs);
+  writeNtpTimestamp(b, 40, nowNs()); // transmit: last
   return b;
 }
 
