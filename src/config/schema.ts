@@ -77,6 +77,10 @@ export interface Config {
       local_reference: boolean;
       /** Requests per second allowed per source address before KoD RATE (0: no limit). */
       rate_limit: number;
+      /** Upstream servers to follow in client mode (`a.b.c.d` or `a.b.c.d:port`), set by the ntp barclamp. */
+      upstreams: string[];
+      /** Poll interval for upstreams, seconds. */
+      poll_seconds: number;
     };
     http: ServiceBase & {
       /** URL nodes use to reach the appliance; derived from admin_network.address and port when empty. */
@@ -165,6 +169,8 @@ export const configSpec: FieldSpec = {
         ntp: service(123, {
           local_reference: { kind: 'boolean', default: true },
           rate_limit: { kind: 'number', integer: true, min: 0, max: 10_000_000, default: 16 },
+          upstreams: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
+          poll_seconds: { kind: 'number', integer: true, min: 1, max: 65536, default: 64 },
         }),
         http: service(80, { public_url: { kind: 'string', default: '', check: url } }),
       },

@@ -12,7 +12,7 @@
  */
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
-import { intToIp, ipToInt, parseCidr, ptrName, type Cidr } from '../lib/ip.js';
+import { intToIp, parseCidr, ptrName, type Cidr } from '../lib/ip.js';
 import type { Logger } from '../lib/logger.js';
 import { Authority, type ZoneData } from '../protocols/dns/authority.js';
 import { CLASS_IN, RRType, type DnsRecord } from '../protocols/dns/message.js';
@@ -155,12 +155,4 @@ export class StoreZoneSource implements AuthoritySource {
       this.log.warn('dns zone rebuild failed; serving the previous data', { error: errorMessage(e) });
     }
   }
-}
-
-/** Parse a forwarder entry `a.b.c.d` or `a.b.c.d:port`. */
-export function parseUpstream(s: string): { address: string; port: number } {
-  const m = /^([^:]+)(?::(\d+))?$/.exec(s);
-  const address = m ? m[1] : s;
-  ipToInt(address); // validates
-  return { address, port: m?.[2] ? Number(m[2]) : 53 };
 }

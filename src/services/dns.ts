@@ -11,7 +11,8 @@ import { RateLimiter } from '../lib/rate.js';
 import { service, type Service } from '../lib/service.js';
 import { Forwarder } from '../protocols/dns/forward.js';
 import { DnsServer } from '../protocols/dns/server.js';
-import { parseUpstream, StoreZoneSource, type ZoneStore } from './dns-zones.js';
+import { StoreZoneSource, type ZoneStore } from './dns-zones.js';
+import { parseHostPort } from './hostport.js';
 
 /** The running pieces (exposed for the health route and tests). */
 export interface DnsService {
@@ -41,7 +42,7 @@ export function createDnsService(config: Readonly<Config>, store: ZoneStore, clo
     clock,
     log,
   );
-  const forwarder = c.forwarders.length ? new Forwarder({ upstreams: c.forwarders.map(parseUpstream) }) : undefined;
+  const forwarder = c.forwarders.length ? new Forwarder({ upstreams: c.forwarders.map((f) => parseHostPort(f, 53)) }) : undefined;
   const server = new DnsServer({
     bind: c.bind,
     port: c.port,

@@ -5,9 +5,9 @@
  * and random bytes leave the server answering.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -113,11 +113,59 @@ describe.skipIf(!canUseNetns() || !have('ntpdig'))('ntp: ntpdig in a namespace (
   });
 
   it('ntpdig accepts the server with an offset under 5 ms', () => {
-    for (let i = 0; i < 3; i++) {
+    // Five single-shot samples; the median is the estimate (the box is shared, so
+    // one sample can carry a few ms of scheduling delay; NTP clients filter too).
+    const offsets: number[] = [];
+    for (let i = 0; i < 5; i++) {
       const out = pair.exec(pair.cli, ['ntpdig', '-j', '-t', '2', pair.srvIp], { timeoutMs: 10_000 });
       const j = JSON.parse(out.trim().split('\n').pop()!) as { offset: number; stratum: number; leap: string };
       expect(j.stratum).toBe(10);
-      expect(Math.abs(j.offset)).toBeLessThan(0.005);
+      expect(j.leap).toBe('no-leap');
+      expect(Math.abs(j.offset)).toBeLessThan(0.05);
+      offsets.push(Math.abs(j.offset));
     }
+    offsets.sort((a, b) => a - b);
+    expect(offsets[2]).toBeLessThan(0.005);
+  });
+});
+
+describe.skipIf(!have('chronyd') || process.getuid?.() !== 0)('ntp: following chronyd as the upstream', () => {
+  let app: RunningAppliance;
+  let chrony: ChildProcess;
+  let dir: string;
+  let port: number;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cb-chrony-up-'));
+    const upPort = nextPort();
+    writeFileSync(
+      join(dir, 'chrony.conf'),
+      [`port ${upPort}`, 'bindaddress 127.0.0.1', 'allow 127.0.0.1', 'local stratum 8', 'cmdport 0', `pidfile ${dir}/chronyd.pid`, `driftfile ${dir}/drift`].join('\n') + '\n',
+    );
+    // -x: chronyd never touches the clock; it only serves as our upstream.
+    chrony = spawn('chronyd', ['-d', '-x', '-u', 'root', '-f', join(dir, 'chrony.conf')], { stdio: 'ignore' });
+    port = nextPort();
+    app = await startAppliance({ config: { services: { ntp: { enabled: true, bind: '127.0.0.1', port, rate_limit: 0, upstreams: [`127.0.0.1:${upPort}`] } } } });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    if (app) removeDataDir(app.dataDir);
+    if (chrony?.pid) chrony.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves stratum 9 with chronyd as reference and logs the offset', async () => {
+    let r: Buffer | undefined;
+    for (let i = 0; i < 40; i++) {
+      [r] = await exchange(port, [request()], 250);
+      if (r && r[1] === 9) break;
+    }
+    expect(r![1]).toBe(9);
+    expect([...r!.subarray(12, 16)]).toEqual([127, 0, 0, 1]);
+    expect(r![0] >> 6).toBe(0);
+    // After the start-up burst (4 samples, 2 s apart) the min-delay sample is the estimate.
+    await new Promise((res) => setTimeout(res, 7000));
+    const lines = app.output().split('\n').filter((l) => l.includes('"msg":"ntp upstream"') && l.includes('"synchronised":true'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(Math.abs(JSON.parse(lines[lines.length - 1]).offset_ms)).toBeLessThan(5);
   });
 });
