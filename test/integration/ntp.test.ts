@@ -149,7 +149,11 @@ describe.skipIf(!have('chronyd') || process.getuid?.() !== 0)('ntp: following ch
   afterAll(async () => {
     await app?.stop();
     if (app) removeDataDir(app.dataDir);
-    if (chrony?.pid) chrony.kill('SIGTERM');
+    if (chrony && chrony.exitCode === null) {
+      const exited = new Promise((res) => chrony.once('exit', res));
+      chrony.kill('SIGTERM'); // by its own PID
+      await Promise.race([exited, new Promise((res) => setTimeout(res, 5000))]);
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
