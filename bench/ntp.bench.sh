@@ -47,6 +47,7 @@ for rep in $(seq 1 "$REPEATS"); do
     start "$s"
     : >"$W/dig.out"
     for _ in $(seq 1 "$NDIG"); do in_cli timeout 5 ntpdig -j -t 2 "$BENCH_SRV_IP" >>"$W/dig.out" 2>/dev/null || true; echo >>"$W/dig.out"; done
+    in_cli timeout 5 python3 bench/ntp-load.py "$BENCH_SRV_IP" 123 1 "$WINDOW" >/dev/null 2>&1 || true  # 1 s warm-up
     c0=$(cpu_of "$SRV_PID")
     in_cli timeout $((DURATION + 10)) python3 bench/ntp-load.py "$BENCH_SRV_IP" 123 "$DURATION" "$WINDOW" >"$W/load.json" || true
     c1=$(cpu_of "$SRV_PID")
