@@ -93,7 +93,7 @@ describe('ntp: loopback appliance', () => {
   });
 });
 
-describe.skipIf(!canUseNetns() || !have('ntpdig'))('ntp: ntpdig in a namespace (port 123)', () => {
+describe.skipIf(!canUseNetns() || !have('ntpdig'))('ntp: ntpdig and rate limiting in a namespace (port 123)', () => {
   let pair: NetnsPair;
   let app: RunningAppliance;
   beforeAll(async () => {
@@ -126,6 +126,25 @@ describe.skipIf(!canUseNetns() || !have('ntpdig'))('ntp: ntpdig in a namespace (
     }
     offsets.sort((a, b) => a - b);
     expect(offsets[2]).toBeLessThan(0.005);
+  });
+
+  it('rate-limits a flooding source with KoD RATE (default 16/s, burst 32) and keeps serving others', () => {
+    // 200 requests at once from the client namespace; count normal replies and kiss-o'-death.
+    const script = `
+      const s = require('dgram').createSocket('udp4'); let ok = 0, kod = 0;
+      s.on('message', (m) => { if (m[1] === 0 && m.subarray(12, 16).toString() === 'RATE') kod++; else if ((m[0] & 7) === 4) ok++; });
+      s.bind(0, () => {
+        const b = Buffer.alloc(48); b[0] = 0x23;
+        for (let i = 0; i < 200; i++) s.send(b, 123, '${pair.srvIp}');
+        setTimeout(() => { console.log(JSON.stringify({ ok, kod })); s.close(); }, 1000);
+      });`;
+    const r = JSON.parse(pair.exec(pair.cli, ['node', '-e', script], { timeoutMs: 10_000 }).trim()) as { ok: number; kod: number };
+    expect(r.ok).toBeGreaterThanOrEqual(20); // earlier ntpdig queries used a few tokens
+    expect(r.ok).toBeLessThanOrEqual(40);
+    expect(r.kod).toBe(1); // KoD itself is limited (one per 2 s per source)
+    // Another source (the server namespace's own loopback) is still served.
+    const out = pair.exec(pair.srv, ['ntpdig', '-j', '-t', '2', '127.0.0.1'], { timeoutMs: 10_000 });
+    expect(JSON.parse(out.trim().split('\n').pop()!).stratum).toBe(10);
   });
 });
 
