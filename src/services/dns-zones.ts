@@ -16,7 +16,7 @@ import { intToIp, parseCidr, ptrName, type Cidr } from '../lib/ip.js';
 import type { Logger } from '../lib/logger.js';
 import { Authority, type ZoneData } from '../protocols/dns/authority.js';
 import { CLASS_IN, RRType, type DnsRecord } from '../protocols/dns/message.js';
-import { canonicalName, isSubdomain } from '../protocols/dns/names.js';
+import { canonicalName, isSubdomain, nameToLabels } from '../protocols/dns/names.js';
 import type { AuthoritySource } from '../protocols/dns/server.js';
 import type { Allocation } from '../store/allocations.js';
 import type { NodeName } from '../store/dnsview.js';
@@ -50,6 +50,15 @@ export function reverseZonesOf(c: Cidr): string[] {
   return out;
 }
 
+function encodable(name: string): boolean {
+  try {
+    nameToLabels(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function fqdn(name: string, domain: string): string {
   const n = canonicalName(name);
   return n.includes('.') ? n : `${n}.${domain}`;
@@ -65,12 +74,13 @@ export function buildZones(s: ZoneSettings, nodes: readonly NodeName[], allocati
   const forward: DnsRecord[] = [];
   const reverse: DnsRecord[] = [];
   const a = (name: string, ip: string) => {
+    if (!encodable(name)) return; // e.g. a label over 63 octets: never served
     if (isSubdomain(name, domain)) forward.push(rec(name, RRType.A, { kind: 'a', address: ip }));
     reverse.push(rec(ptrName(ip), RRType.PTR, { kind: 'name', target: name }));
   };
   a(nsName, admin.address);
   forward.push(rec(`crowbar.${domain}`, RRType.CNAME, { kind: 'name', target: nsName }));
-  for (const al of s.aliases) forward.push(rec(fqdn(al.name, domain), RRType.CNAME, { kind: 'name', target: fqdn(al.target, domain) }));
+  for (const al of s.aliases.filter((x) => encodable(fqdn(x.name, domain)) && encodable(fqdn(x.target, domain)))) forward.push(rec(fqdn(al.name, domain), RRType.CNAME, { kind: 'name', target: fqdn(al.target, domain) }));
 
   const byId = new Map(nodes.map((n) => [n.id, fqdn(n.name, domain)]));
   const reverseOrigins = new Set<string>([admin, ...s.extraSubnets.map(parseCidr)].flatMap(reverseZonesOf));

@@ -187,3 +187,13 @@ describe('rate limiting', () => {
     expect(limiter.size).toBeLessThanOrEqual(16);
   });
 });
+
+describe('bad names in the store', () => {
+  it('skips node names that cannot be encoded instead of failing queries', () => {
+    const long = `${'x'.repeat(64)}.crowbar.test`;
+    const zones = buildZones(settings, [{ id: 1, name: long }, nodes[1]], allocs, 1);
+    const a = new Authority(zones);
+    expect(a.lookup(q('d2.crowbar.test', RRType.A))!.answers.length).toBe(1);
+    expect(a.lookup(q('21.0.7.10.in-addr.arpa', RRType.PTR))!.flags.rcode).toBe(Rcode.NXDOMAIN);
+  });
+});

@@ -139,7 +139,13 @@ export class DnsServer {
     }
     const resp = auth.lookup(q);
     if (resp) {
-      if (fq) auth.remember(fq.key, q, resp);
+      if (fq) {
+        try {
+          auth.remember(fq.key, q, resp);
+        } catch (e) {
+          this.warn('cache', 'dns: could not precompute a response', { error: errorMessage(e) });
+        }
+      }
       return encodeMessage(resp, udp ? udpLimit(q.edns) : 65535);
     }
     const fw = this.o.forwarder;
