@@ -4,7 +4,7 @@
  * receives its dependencies.
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -20,8 +20,6 @@ import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { createDhcpService } from './services/dhcp-service.js';
 import { registerNodeRoutes } from './api/nodes.js';
-import { parseCidr } from './lib/ip.js';
-import { AllocationRepo } from './store/allocations.js';
 import { AgentTokenRepo } from './store/agent-tokens.js';
 import { NodeLogRepo } from './store/node-logs.js';
 import { TemplateStore } from './boot/ipxe.js';
@@ -34,6 +32,23 @@ import { BootFileSource } from './services/boot-files.js';
 import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
 import { createTftpService } from './services/tftp.js';
 import type { TftpServer } from './protocols/tftp/server.js';
+import { AllocationRepo } from './store/allocations.js';
+import { BarclampRepo, ProposalRepo } from './store/barclamps.js';
+import { BarclampService } from './services/barclamps.js';
+import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } from './services/network.js';
+import { ProposalService } from './services/proposals.js';
+import { registerBarclampRoutes } from './api/barclamps.js';
+import { registerNetworkRoutes } from './api/networks.js';
+import { execFileRunner, type CommandRunner } from './lib/command.js';
+import { dgramSocketFactory, type UdpSocketFactory } from './ipmi/transport.js';
+import { PowerRepo } from './store/power.js';
+import { BmcSecretBox, loadOrCreateBmcKey } from './services/power/credentials.js';
+import { DriverRegistry } from './services/power/registry.js';
+import { PowerService } from './services/power/service.js';
+import { registerPowerRoutes } from './api/power.js';
+import { DnsView } from './store/dnsview.js';
+import { createDnsService } from './services/dns.js';
+import { createNtpService } from './services/ntp.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -46,6 +61,12 @@ export interface Appliance {
   tokens: TokenRepo;
   bus: EventBus;
   executor: EffectExecutor;
+  barclamps: BarclampService;
+  proposals: ProposalService;
+  network: NetworkService;
+  allocations: AllocationRepo;
+  /** BMC power and boot-device control (docs/ipmi.md). */
+  power: PowerService;
   http: Server;
   services: Service[];
   /** Discovery registration and agent operations. */
@@ -64,6 +85,48 @@ export interface Appliance {
 export interface ApplianceDeps {
   clock?: Clock;
   log?: Logger;
+  /** UDP sockets for the IPMI client (tests: fakes). */
+  sockets?: UdpSocketFactory;
+  /** External command runner (ipmitool driver). */
+  run?: CommandRunner;
+}
+
+/** Build the power service: key file, drivers, effect handlers for 'power' and 'boot-device'. */
+function createPower(config: Readonly<Config>, db: Db, nodeRepo: NodeRepo, bus: EventBus, executor: EffectExecutor, clock: Clock, log: Logger, deps: ApplianceDeps): PowerService {
+  const pc = config.services.power;
+  const keyFile = pc.key_file || join(config.data_dir, 'keys', 'bmc.key');
+  const { key, created } = loadOrCreateBmcKey(keyFile);
+  if (created) log.info('created BMC password key file (keep it outside backups of the database)', { key_file: keyFile });
+  const plog = log.child({ component: 'power' });
+  const drivers = new DriverRegistry({ config: pc, sockets: deps.sockets ?? dgramSocketFactory, run: deps.run ?? execFileRunner, log: plog });
+  const power = new PowerService({
+    nodes: nodeRepo,
+    power: new PowerRepo(db),
+    secrets: new BmcSecretBox(key),
+    drivers,
+    bus,
+    clock,
+    log: plog,
+    opts: {
+      pollIntervalMs: pc.poll_interval_ms,
+      stateTimeoutMs: pc.state_timeout_ms,
+      softTimeoutMs: pc.soft_timeout_ms,
+      paceMs: pc.pace_ms,
+      retries: pc.retries,
+      recheckIntervalS: pc.recheck_interval_s,
+      bmcUser: pc.bmc_user,
+      defaultDriver: pc.default_driver,
+    },
+  });
+  executor.on('power', power.handleEffect);
+  executor.on('boot-device', power.handleEffect);
+  return power;
+}
+
+/** The barclamps shipped with Crowbar: `barclamps/` at the repository (or package) root. */
+function shippedBarclampsDir(): string | null {
+  for (const d of [resolve(import.meta.dirname, '..', 'barclamps'), resolve(import.meta.dirname, '..', '..', 'barclamps')]) if (existsSync(d)) return d;
+  return null;
 }
 
 /** Create the admin token on first start; stored 0600 in the data directory. */
@@ -74,6 +137,21 @@ function ensureAdminToken(cfg: Readonly<Config>, tokens: TokenRepo, clock: Clock
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   return token;
+}
+
+/** Wrap a service so that its state shows in the health route. */
+function tracked(s: Service, status: Record<string, string>): Service {
+  return service(
+    s.name,
+    async (signal, fatal) => {
+      await s.start(signal, fatal);
+      status[s.name] = 'running';
+    },
+    async () => {
+      await s.stop();
+      status[s.name] = 'stopped';
+    },
+  );
 }
 
 /** Build the appliance from a validated config (nothing listens yet). */
@@ -89,6 +167,38 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const nodes = new NodeService(nodeRepo, executor, bus, clock, log.child({ component: 'nodes' }));
   nodes.recoverInterrupted();
   const initialAdminToken = ensureAdminToken(config, tokens, clock);
+  const power = createPower(config, db, nodeRepo, bus, executor, clock, log, deps);
+
+  // Barclamps, proposals and the network barclamp (allocation, conduits).
+  const barclampRepo = new BarclampRepo(db);
+  const proposalRepo = new ProposalRepo(db);
+  const barclamps = new BarclampService(barclampRepo, proposalRepo, shippedBarclampsDir(), config.data_dir, bus, clock, log.child({ component: 'barclamps' }));
+  barclamps.init();
+  const allocations = new AllocationRepo(db);
+  const network = new NetworkService(
+    config,
+    allocations,
+    nodeRepo,
+    {
+      applied: () => {
+        const rows = proposalRepo.list('network').filter((r) => r.applied_doc !== null);
+        const row = rows.find((r) => r.name === 'default') ?? rows[0];
+        return row ? ((JSON.parse(row.applied_doc!) as { attributes: { network: NetworkAttributes } }).attributes.network) : null;
+      },
+      template: () => (barclamps.has('network') ? (barclamps.get('network').template.attributes.network as unknown as NetworkAttributes) : FALLBACK_NETWORK_ATTRIBUTES),
+    },
+    clock,
+    log.child({ component: 'network' }),
+  );
+  const proposals = new ProposalService(barclamps, proposalRepo, barclampRepo, nodeRepo, network, bus, clock, log.child({ component: 'proposals' }), {
+    applianceUrl: config.services.http.public_url,
+    applianceAddress: config.admin_network.address.split('/')[0],
+  });
+  proposals.registerHook(network.hook());
+  proposals.start();
+  executor.on('release-allocations', (node) => {
+    network.releaseNodeId(node.id);
+  });
 
   const services: Service[] = [];
   const status: Record<string, string> = {};
@@ -100,6 +210,21 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
   registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
+  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
+  registerNetworkRoutes(http, network, nodeRepo);
+  registerPowerRoutes(http, nodes, power);
+  if (config.services.power.enabled) services.push(power.service());
+
+  if (config.services.dns.enabled) {
+    const view = new DnsView(db);
+    const store = { marker: () => view.marker(), names: () => view.names(), allocations: () => allocations.list() };
+    const dns = createDnsService(config, store, clock, log.child({ component: 'dns' }));
+    // The zone follows the store on its own; these make a change visible even sooner.
+    executor.on('dns-update', () => dns.zones.invalidate());
+    bus.subscribe(() => dns.zones.invalidate());
+    services.push(tracked(dns.service, status));
+  }
+  if (config.services.ntp.enabled) services.push(tracked(createNtpService(config, clock, log.child({ component: 'ntp' })).service, status));
 
   // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
   const disc = config.discovery;
@@ -108,7 +233,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       db,
       repo: nodeRepo,
       nodes,
-      allocations: new AllocationRepo(db),
+      allocateAdmin: (nodeId) => network.allocate('admin', nodeId),
       tokens: new AgentTokenRepo(db),
       logs: new NodeLogRepo(db, disc.log_cap_bytes),
       executor,
@@ -118,8 +243,6 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     },
     {
       domain: config.admin_network.domain,
-      adminRange: { start: config.admin_network.host_range_start, end: config.admin_network.host_range_end },
-      exclude: [parseCidr(config.admin_network.address).address],
       pollSeconds: disc.poll_seconds,
     },
   );
@@ -163,7 +286,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, nodeRepo, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, bootFiles, tftp, initialAdminToken, discovery, bootScripts };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, bootFiles, tftp, initialAdminToken, discovery, bootScripts };
 }
 
 /**

@@ -105,16 +105,54 @@ export interface Config {
       prefix_roots: Array<{ prefix: string; dir: string }>;
     };
     dns: ServiceBase & {
-      /** Upstream resolvers for admin-network clients; empty: not a resolver at all. */
+      /** Upstream resolvers (`a.b.c.d` or `a.b.c.d:port`) for admin-network clients; empty: not a resolver at all. */
       forwarders: string[];
+      /** Queries per second allowed per source address (0: no limit). */
+      rate_limit: number;
+      /** TTL of our records and of negative answers, seconds. */
+      ttl: number;
+      /** Extra CNAMEs: name -> target (relative names are under the admin domain). */
+      aliases: Array<{ name: string; target: string }>;
     };
     ntp: ServiceBase & {
       /** Declare the appliance's clock the local reference (stratum 10, LOCL). */
       local_reference: boolean;
+      /** Requests per second allowed per source address before KoD RATE (0: no limit). */
+      rate_limit: number;
+      /** Upstream servers to follow in client mode (`a.b.c.d` or `a.b.c.d:port`), set by the ntp barclamp. */
+      upstreams: string[];
+      /** Poll interval for upstreams, seconds. */
+      poll_seconds: number;
     };
     http: ServiceBase & {
       /** URL nodes use to reach the appliance; derived from admin_network.address and port when empty. */
       public_url: string;
+    };
+    /** BMC power control (docs/ipmi.md). */
+    power: {
+      enabled: boolean;
+      /** AES-256-GCM key for BMC passwords; empty: <data_dir>/keys/bmc.key (created 0600 on first start). */
+      key_file: string;
+      /** Driver for nodes whose BMC is configured without one. */
+      default_driver: 'ipmi' | 'ipmitool' | 'manual';
+      /** User name the appliance creates on each BMC (generated password per node). */
+      bmc_user: string;
+      /** IPMI LAN channel configured during hardware-install. */
+      bmc_channel: number;
+      /** Our RMCP+ client: cipher suite, per-reply timeout, retransmissions. */
+      ipmi: { cipher_suite: number; timeout_ms: number; retries: number };
+      /** The ipmitool driver: binary and cipher suite (-C). */
+      ipmitool: { path: string; cipher_suite: number; timeout_ms: number };
+      /** Desired-state polling: interval and how long on/off/cycle and soft off may take. */
+      poll_interval_ms: number;
+      state_timeout_ms: number;
+      soft_timeout_ms: number;
+      /** Minimum gap between two sessions to one BMC. */
+      pace_ms: number;
+      /** Whole-operation retries after a BMC error. */
+      retries: number;
+      /** Re-check faulted BMCs this often (0 = never). */
+      recheck_interval_s: number;
     };
   };
 }
@@ -127,6 +165,10 @@ const cidr = (v: string): string | null => {
   } catch (e) {
     return errorMessage(e);
   }
+};
+const ipv4port = (v: string): string | null => {
+  const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(v);
+  return m && isIPv4(m[1]) && (!m[2] || (Number(m[2]) >= 1 && Number(m[2]) <= 65535)) ? null : `must be an IPv4 address with optional :port, got ${JSON.stringify(v)}`;
 };
 const nonEmpty = (v: string): string | null => (v.length ? null : 'must not be empty');
 const domain = (v: string): string | null =>
@@ -219,9 +261,55 @@ export const configSpec: FieldSpec = {
             },
           },
         }),
-        dns: service(53, { forwarders: { kind: 'list', of: { kind: 'string', check: ipv4 }, default: [] } }),
-        ntp: service(123, { local_reference: { kind: 'boolean', default: true } }),
+        dns: service(53, {
+          forwarders: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
+          rate_limit: { kind: 'number', integer: true, min: 0, max: 10_000_000, default: 2000 },
+          ttl: { kind: 'number', integer: true, min: 0, max: 86400, default: 60 },
+          aliases: {
+            kind: 'list',
+            default: [],
+            of: { kind: 'object', fields: { name: { kind: 'string', check: domain }, target: { kind: 'string', check: domain } } },
+          },
+        }),
+        ntp: service(123, {
+          local_reference: { kind: 'boolean', default: true },
+          rate_limit: { kind: 'number', integer: true, min: 0, max: 10_000_000, default: 16 },
+          upstreams: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
+          poll_seconds: { kind: 'number', integer: true, min: 1, max: 65536, default: 64 },
+        }),
         http: service(80, { public_url: { kind: 'string', default: '', check: url } }),
+        power: {
+          kind: 'object',
+          fields: {
+            enabled: { kind: 'boolean', default: true },
+            key_file: { kind: 'string', default: '', check: () => null },
+            default_driver: { kind: 'enum', values: ['ipmi', 'ipmitool', 'manual'], default: 'ipmi' },
+            bmc_user: { kind: 'string', default: 'crowbar', check: (v) => (/^[A-Za-z0-9_.-]{1,16}$/.test(v) ? null : 'must be 1-16 letters, digits, _ . -') },
+            bmc_channel: { kind: 'number', integer: true, min: 1, max: 15, default: 1 },
+            ipmi: {
+              kind: 'object',
+              fields: {
+                cipher_suite: { kind: 'number', integer: true, min: 3, max: 17, default: 3 },
+                timeout_ms: { kind: 'number', integer: true, min: 50, max: 30_000, default: 1000 },
+                retries: { kind: 'number', integer: true, min: 0, max: 10, default: 3 },
+              },
+            },
+            ipmitool: {
+              kind: 'object',
+              fields: {
+                path: { kind: 'string', default: 'ipmitool', check: nonEmpty },
+                cipher_suite: { kind: 'number', integer: true, min: 0, max: 17, default: 3 },
+                timeout_ms: { kind: 'number', integer: true, min: 1000, max: 300_000, default: 30_000 },
+              },
+            },
+            poll_interval_ms: { kind: 'number', integer: true, min: 50, max: 60_000, default: 1000 },
+            state_timeout_ms: { kind: 'number', integer: true, min: 100, max: 600_000, default: 30_000 },
+            soft_timeout_ms: { kind: 'number', integer: true, min: 100, max: 3_600_000, default: 300_000 },
+            pace_ms: { kind: 'number', integer: true, min: 0, max: 60_000, default: 200 },
+            retries: { kind: 'number', integer: true, min: 0, max: 10, default: 1 },
+            recheck_interval_s: { kind: 'number', integer: true, min: 0, max: 86_400, default: 300 },
+          },
+        },
       },
     },
   },

@@ -16,7 +16,6 @@ import { sameMachine, type Registration } from '../model/registration.js';
 import { agentAction, AGENT_TRANSITIONS, type AgentAction } from '../state/agent.js';
 import { bootGroup } from '../state/lifecycle.js';
 import type { AgentTokenRepo } from '../store/agent-tokens.js';
-import type { AddressRange, AllocationRepo } from '../store/allocations.js';
 import type { Db } from '../store/db.js';
 import type { NodeLogRepo, NodeLogLine } from '../store/node-logs.js';
 import type { NodeRepo } from '../store/nodes.js';
@@ -28,10 +27,6 @@ import type { NodeService } from './nodes.js';
 export interface DiscoveryOptions {
   /** DNS domain for node names. */
   domain: string;
-  /** Admin host range nodes get their address from. */
-  adminRange: AddressRange;
-  /** Addresses never allocated (the appliance's own). */
-  exclude: readonly string[];
   /** Agent poll interval, seconds. */
   pollSeconds: number;
 }
@@ -41,7 +36,11 @@ export interface DiscoveryDeps {
   db: Db;
   repo: NodeRepo;
   nodes: NodeService;
-  allocations: AllocationRepo;
+  /**
+   * Allocate (idempotently) the node's admin address: the network barclamp's
+   * allocation (AllocationRepo network 'admin', admin_network.host_range_*).
+   */
+  allocateAdmin: (nodeId: number) => { address: string };
   tokens: AgentTokenRepo;
   logs: NodeLogRepo;
   executor: EffectExecutor;
@@ -88,7 +87,7 @@ export class DiscoveryService {
     const now = clock.now();
     const { node, token, address } = db.transaction(() => {
       const n = this.d.nodes.create(reg.macs, { domain: this.o.domain, state: 'discovered', inventory: reg.inventory, cause: `discovery from ${source}` });
-      const a = this.d.allocations.allocate('admin', n.id, this.o.adminRange, now, undefined, this.o.exclude);
+      const a = this.d.allocateAdmin(n.id);
       const t = this.d.tokens.issue(n.id, now);
       return { node: n, token: t, address: a.address };
     }).immediate();
@@ -117,7 +116,7 @@ export class DiscoveryService {
     const now = clock.now();
     const { token, address } = db.transaction(() => {
       repo.setInventory(node.id, reg.inventory, now);
-      const a = this.d.allocations.allocate('admin', node.id, this.o.adminRange, now, undefined, this.o.exclude);
+      const a = this.d.allocateAdmin(node.id);
       const t = this.d.tokens.issue(node.id, now);
       return { token: t, address: a.address };
     }).immediate();
