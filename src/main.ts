@@ -27,6 +27,8 @@ import { DiscoveryService } from './services/discovery.js';
 import { BootScriptService } from './services/boot-scripts.js';
 import { installDiscoveryImage } from './services/discovery-image.js';
 import { registerDiscoveryRoutes } from './api/discovery.js';
+import { agentNode } from './api/agent-auth.js';
+import { registerHardwareInstallRoute } from './api/hardware-install.js';
 import { registerBootFileRoutes } from './api/boot-files.js';
 import { BootFileSource } from './services/boot-files.js';
 import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
@@ -251,6 +253,18 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     kernelArgs: disc.kernel_args,
   });
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
+  // The hardware-install instruction (BMC address/user, RAID) for the calling node's agent.
+  registerHardwareInstallRoute(http, power, {
+    auth: 'agent',
+    nodeOf: agentNode,
+    channel: config.services.power.bmc_channel,
+    plan: (node) => {
+      if (!('bmc' in network.networks())) return {};
+      const def = network.network('bmc');
+      const a = network.allocate('bmc', node.id);
+      return { network: { ip: a.address, netmask: def.netmask, ...(def.router ? { gateway: def.router } : {}), vlan: def.use_vlan ? def.vlan : 'off' } };
+    },
+  });
   status.discovery_image = installDiscoveryImage(disc.image_dir, disc.image_cache, log.child({ component: 'discovery' }));
 
   const tftpCfg = config.services.tftp;

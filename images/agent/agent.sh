@@ -119,10 +119,14 @@ hardware_install() {
   if [ -x /agent/hardware-install.sh ]; then
     say "running hardware-install steps"
     CROWBAR_URL=$CROWBAR_URL CROWBAR_TOKEN=$TOKEN CROWBAR_NODE=$NODE \
-      /bin/sh /agent/hardware-install.sh >> "$AGENT_LOG" 2>&1
+      /bin/sh /agent/hardware-install.sh > /tmp/hw.out 2>> "$AGENT_LOG"
     rc=$?
+    cat /tmp/hw.out >> "$AGENT_LOG"
     ship_log
-    if [ $rc -ne 0 ]; then post_transition problem "hardware-install.sh failed with status $rc"; return 1; fi
+    if [ $rc -ne 0 ]; then
+      post_transition problem "hardware-install failed (status $rc): $(json_str error /tmp/hw.out)"
+      return 1
+    fi
   else
     say "this image has no hardware-install steps"
   fi

@@ -217,4 +217,17 @@ describe('discovery API', () => {
     expect(local).toContain('iseq ${platform} efi && goto uefi');
     expect((await get('/boot/node/not-a-mac.ipxe')).statusCode).toBe(404);
   });
+
+  it('serves the hardware-install instruction only to the node itself, with its token', async () => {
+    const a = (await post('/api/v1/discovery', { mac: MAC, inventory: inventory() })).result as any;
+    const r = await get('/api/v1/agent/hardware-install', a.token);
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['cache-control']).toBe('no-store');
+    expect(r.payload).toMatch(/^BMC_USER=/m);
+    expect(r.payload).toMatch(/^BMC_PASSWORD=./m);
+    expect((await get('/api/v1/agent/hardware-install', admin)).statusCode).toBe(401);
+    expect((await get('/api/v1/agent/hardware-install')).statusCode).toBe(401);
+    // the password is stored encrypted, never returned by the node API
+    expect(JSON.stringify((await get(`/api/v1/nodes/${a.node}`, admin)).result)).not.toContain(/^BMC_PASSWORD=(.*)$/m.exec(r.payload)![1]);
+  });
 });
