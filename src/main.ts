@@ -95,7 +95,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     );
   }
   if (config.services.dhcp.enabled) {
-    services.push(createDhcpService({ config, db, nodeRepo, clock, log: log.child({ component: 'dhcp' }) }));
+    services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
   return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken };
 }

@@ -10,10 +10,8 @@ import type { Logger } from '../lib/logger.js';
 import { parseCidr } from '../lib/ip.js';
 import type { Service } from '../lib/service.js';
 import { DhcpServer } from '../protocols/dhcp/server.js';
-import { AllocationRepo } from '../store/allocations.js';
 import type { Db } from '../store/db.js';
 import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
-import type { NodeRepo } from '../store/nodes.js';
 import { LeaseTable } from './dhcp-lease-table.js';
 import { LeasePolicy, type Reservations } from './dhcp-policy.js';
 import { poolsFromConfig } from './dhcp-pools.js';
@@ -22,7 +20,6 @@ import { poolsFromConfig } from './dhcp-pools.js';
 export interface DhcpServiceDeps {
   config: Readonly<Config>;
   db: Db;
-  nodeRepo: NodeRepo;
   clock: Clock;
   log: Logger;
 }
@@ -35,16 +32,14 @@ export interface DhcpService extends Service {
 }
 
 /** Reservations backed by the node store: a node's MACs map to its 'admin' allocation. */
-export function nodeReservations(nodes: NodeRepo, allocations: AllocationRepo): Reservations {
+export function nodeReservations(repo: DhcpLeaseRepo): Reservations {
   return {
     lookup(mac) {
-      const n = nodes.getByMac(mac);
-      if (!n) return null;
-      const a = allocations.get('admin', n.id);
-      return a ? { address: a.address, hostname: n.name.split('.')[0] } : null;
+      const r = repo.reservationByMac(mac);
+      return r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
     },
     isReserved(address) {
-      return allocations.holder('admin', address) !== undefined;
+      return repo.isAllocated(address);
     },
   };
 }
@@ -56,7 +51,8 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
   const admin = parseCidr(cfg.admin_network.address);
   const serverIp = admin.address;
   const pools = poolsFromConfig(cfg);
-  const table = new LeaseTable(new DhcpLeaseRepo(d.db), d.clock, d.log, dc.max_offers);
+  const repo = new DhcpLeaseRepo(d.db);
+  const table = new LeaseTable(repo, d.clock, d.log, dc.max_offers);
   const policy = new LeasePolicy(
     {
       mode: dc.mode,
@@ -72,7 +68,7 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
       boot: { publicUrl: cfg.services.http.public_url, tftpServer: serverIp, efiLoader: dc.efi_loader },
     },
     table,
-    nodeReservations(d.nodeRepo, new AllocationRepo(d.db)),
+    nodeReservations(repo),
     d.clock,
     d.log,
   );

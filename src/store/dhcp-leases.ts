@@ -33,9 +33,15 @@ export type LeaseOp =
 /** Data access for DHCP leases. */
 export class DhcpLeaseRepo {
   private readonly q;
+  private readonly one: (op: LeaseOp) => void;
+  private readonly batch: (ops: readonly LeaseOp[], results: Array<Error | null>) => void;
 
   constructor(private readonly db: Db) {
     this.q = {
+      reservation: db.prepare<[string], { address: string | null; name: string }>(
+        "SELECT a.address AS address, n.name AS name FROM node_macs m JOIN nodes n ON n.id = m.node_id LEFT JOIN allocations a ON a.node_id = n.id AND a.network = 'admin' WHERE m.mac = ?",
+      ),
+      reserved: db.prepare<[string], { x: number }>("SELECT 1 AS x FROM allocations WHERE network = 'admin' AND address = ?"),
       all: db.prepare<[], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases'),
       get: db.prepare<[number], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE address_int = ?'),
       byMac: db.prepare<[string], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE mac = ?'),
@@ -50,6 +56,31 @@ export class DhcpLeaseRepo {
       decline: db.prepare("UPDATE dhcp_leases SET state = 'declined', mac = NULL, expires_at = @until, updated_at = @now WHERE address_int = @address_int AND mac = @mac"),
       count: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM dhcp_leases WHERE state = 'bound'"),
     };
+    // Transaction wrappers are built once: building one prepares its BEGIN/COMMIT statements.
+    this.one = db.transaction((op: LeaseOp) => this.applyOne(op));
+    this.batch = db.transaction((ops: readonly LeaseOp[], results: Array<Error | null>) => {
+      for (const op of ops) {
+        try {
+          this.one(op);
+          results.push(null);
+        } catch (e) {
+          results.push(e instanceof Error ? e : new Error(errorMessage(e)));
+        }
+      }
+    }).immediate;
+  }
+
+  /**
+   * The 'admin' allocation and name of the node owning `mac` (one query):
+   * null when the MAC is unknown; address null when the node has none.
+   */
+  reservationByMac(mac: string): { address: string | null; name: string } | null {
+    return this.q.reservation.get(mac) ?? null;
+  }
+
+  /** True when `address` is a node's 'admin' allocation. */
+  isAllocated(address: string): boolean {
+    return this.q.reserved.get(address) !== undefined;
   }
 
   /** All rows (loaded once at start into the in-memory index). */
@@ -93,17 +124,7 @@ export class DhcpLeaseRepo {
    */
   applyBatch(ops: readonly LeaseOp[]): Array<Error | null> {
     const results: Array<Error | null> = [];
-    const one = this.db.transaction((op: LeaseOp) => this.applyOne(op));
-    this.db.transaction(() => {
-      for (const op of ops) {
-        try {
-          one(op);
-          results.push(null);
-        } catch (e) {
-          results.push(e instanceof Error ? e : new Error(errorMessage(e)));
-        }
-      }
-    }).immediate();
+    this.batch(ops, results);
     return results;
   }
 }

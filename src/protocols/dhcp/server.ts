@@ -166,6 +166,7 @@ export class DhcpServer {
       this.stats.silent++;
       return;
     }
+    if (this.sockets.length === 0) return; // stopped while the policy was committing
     try {
       const m = req.msg;
       const dest = replyDestination({
