@@ -8,14 +8,14 @@
  */
 import type { Clock } from '../lib/clock.js';
 import { LogThrottle, type Logger } from '../lib/logger.js';
-import { intToIp, ipToInt, isIPv4 } from '../lib/ip.js';
+import { intToIp, ipToInt } from '../lib/ip.js';
 import { MessageType, Opt } from '../protocols/dhcp/constants.js';
 import { optVal, type DhcpOptions } from '../protocols/dhcp/options.js';
 import type { DhcpAnswer, DhcpPolicy, DhcpRequest } from '../protocols/dhcp/policy.js';
 import { clientBootInfo, PXE_VENDOR_OPTIONS } from '../protocols/dhcp/pxe.js';
 import { chooseBoot, type BootChoice, type BootSettings } from './dhcp-boot.js';
 import { LeaseTable } from './dhcp-lease-table.js';
-import { inRange, inSubnet, poolForGiaddr, type DhcpPool } from './dhcp-pools.js';
+import { inRange, inSubnet, ipNum, poolForGiaddr, type DhcpPool } from './dhcp-pools.js';
 
 /** A known node's reserved address. */
 export interface Reservation {
@@ -111,7 +111,9 @@ export class LeasePolicy implements DhcpPolicy {
   private reservationFor(pool: DhcpPool, mac: string): Reservation | null {
     if (!pool.reservations) return null;
     const r = this.reservations.lookup(mac);
-    return r && isIPv4(r.address) && inSubnet(pool, ipToInt(r.address)) ? r : null;
+    if (!r) return null;
+    const a = ipNum(r.address);
+    return a === a && inSubnet(pool, a) ? r : null;
   }
 
   /**
@@ -122,7 +124,7 @@ export class LeasePolicy implements DhcpPolicy {
   private allowed(pool: DhcpPool, mac: string, addr: number, res: Reservation | null, now: number): 'ok' | 'force' | 'no' {
     if (addr === this.serverIpInt || !inSubnet(pool, addr)) return 'no';
     if (res) {
-      if (ipToInt(res.address) !== addr) return 'no';
+      if (ipNum(res.address) !== addr) return 'no';
       if (this.table.isFreeFor(addr, pool.name, mac, now)) return 'ok';
       // Held by another MAC: if that MAC is also entitled (another NIC of the
       // same node) it keeps it; otherwise the holder is stale (the address
@@ -159,7 +161,7 @@ export class LeasePolicy implements DhcpPolicy {
     const res = this.reservationFor(pool, mac);
     let addr: number | null = null;
     if (res) {
-      const a = ipToInt(res.address);
+      const a = ipNum(res.address);
       if (this.allowed(pool, mac, a, res, now) !== 'no') addr = a;
     }
     if (addr === null && !res) {
@@ -167,7 +169,7 @@ export class LeasePolicy implements DhcpPolicy {
       const lease = this.table.leaseOf(pool.name, mac);
       const offered = this.table.offerOf(pool.name, mac, now);
       const wanted = optVal.readIp(req.msg.options.get(Opt.REQUESTED_IP));
-      const cands = [lease && lease.state !== 'declined' ? lease.address_int : null, offered, wanted && isIPv4(wanted) ? ipToInt(wanted) : null];
+      const cands = [lease && lease.state !== 'declined' ? lease.address_int : null, offered, wanted ? ipNum(wanted) : null];
       for (const c of cands) if (c !== null && this.allowed(pool, mac, c, null, now) === 'ok') {
         addr = c;
         break;
@@ -179,7 +181,7 @@ export class LeasePolicy implements DhcpPolicy {
       this.warn(`exhausted:${pool.name}`, 'dhcp: pool exhausted; no offer', { pool: pool.name, mac, reserved_conflict: res !== null });
       return null;
     }
-    this.table.holdOffer(pool.name, mac, addr, this.s.offerHoldSeconds * 1000, now);
+    this.table.holdOffer(pool.name, mac, addr, this.s.offerHoldSeconds * 1000, now, res === null);
     this.stats.offers++;
     return this.leaseAnswer(req, pool, MessageType.OFFER, intToIp(addr), res);
   }
@@ -190,23 +192,26 @@ export class LeasePolicy implements DhcpPolicy {
     const mac = req.mac;
     const sid = optVal.readIp(m.options.get(Opt.SERVER_ID));
     const wanted = optVal.readIp(m.options.get(Opt.REQUESTED_IP));
-    const res = this.reservationFor(pool, mac);
+    // SELECTING the address we offered a few seconds ago to a client that
+    // had no reservation then: reuse that lookup (one query less per DORA).
+    const offer = sid !== null && wanted !== null ? this.table.offerInfo(pool.name, mac, now) : null;
+    const res = offer && offer.unreserved && offer.addr === ipNum(wanted!) ? null : this.reservationFor(pool, mac);
     if (sid !== null) {
       // SELECTING (RFC 2131 §4.3.2): the client chose a server; if not us, forget our offer and stay silent.
       if (sid !== this.s.serverIp) {
         this.table.dropOffer(pool.name, mac);
         return null;
       }
-      if (wanted === null || !isIPv4(wanted)) return this.nak(req, 'SELECTING request without requested address');
-      const addr = ipToInt(wanted);
+      if (wanted === null) return this.nak(req, 'SELECTING request without requested address');
+      const addr = ipNum(wanted);
       const ok = this.allowed(pool, mac, addr, res, now);
       if (ok === 'no') return this.nak(req, `address ${wanted} not available to this client`);
       return this.commit(req, pool, addr, res, ok === 'force');
     }
     const initReboot = m.ciaddr === ZERO;
     const ipText = initReboot ? wanted : m.ciaddr;
-    if (ipText === null || !isIPv4(ipText)) return null; // RFC 2131 §4.3.2: not a valid REQUEST form
-    const addr = ipToInt(ipText);
+    if (ipText === null) return null; // RFC 2131 §4.3.2: not a valid REQUEST form
+    const addr = ipNum(ipText);
     // INIT-REBOOT: NAK an address on the wrong network (§4.3.2); RENEWING/REBINDING alike.
     if (!inSubnet(pool, addr)) return this.nak(req, `address ${ipText} is not on ${pool.name}`);
     const lease = this.table.leaseOf(pool.name, mac);
@@ -217,7 +222,7 @@ export class LeasePolicy implements DhcpPolicy {
       if (holder && holder.mac !== mac && LeaseTable.active(holder, now)) return this.nak(req, `address ${ipText} is held by another client`);
       return null;
     }
-    if (res && ipToInt(res.address) !== addr) return this.nak(req, `node is reserved ${res.address}`);
+    if (res && ipNum(res.address) !== addr) return this.nak(req, `node is reserved ${res.address}`);
     if (!res && lease!.address_int !== addr) return this.nak(req, `client's lease is ${lease!.address}`);
     const ok = this.allowed(pool, mac, addr, res, now);
     if (ok === 'no') return this.nak(req, `address ${ipText} not available to this client`);
@@ -256,8 +261,8 @@ export class LeasePolicy implements DhcpPolicy {
   private decline(req: DhcpRequest, pool: DhcpPool): null | Promise<null> {
     const wanted = optVal.readIp(req.msg.options.get(Opt.REQUESTED_IP));
     const sid = optVal.readIp(req.msg.options.get(Opt.SERVER_ID));
-    if (!wanted || !isIPv4(wanted) || (sid !== null && sid !== this.s.serverIp)) return null;
-    const addr = ipToInt(wanted);
+    if (!wanted || (sid !== null && sid !== this.s.serverIp)) return null;
+    const addr = ipNum(wanted);
     const row = this.table.row(addr);
     if (!row || row.mac !== req.mac || row.pool !== pool.name) return null;
     this.log.warn('dhcp: client declined an address (in use on the network?); quarantined', { mac: req.mac, address: wanted, seconds: this.s.declineSeconds });
@@ -270,7 +275,7 @@ export class LeasePolicy implements DhcpPolicy {
   private release(req: DhcpRequest, pool: DhcpPool): null | Promise<null> {
     const ip = req.msg.ciaddr;
     if (ip === ZERO) return null;
-    const addr = ipToInt(ip);
+    const addr = ipNum(ip);
     const row = this.table.row(addr);
     if (!row || row.mac !== req.mac || row.pool !== pool.name) return null;
     return this.table.release(addr, req.mac).then(

@@ -12,6 +12,7 @@ import type { Service } from '../lib/service.js';
 import { DhcpServer } from '../protocols/dhcp/server.js';
 import type { Db } from '../store/db.js';
 import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
+import { inlineCommitter, WorkerCommitter } from '../store/dhcp-lease-committer.js';
 import { LeaseTable } from './dhcp-lease-table.js';
 import { LeasePolicy, type Reservations } from './dhcp-policy.js';
 import { poolsFromConfig } from './dhcp-pools.js';
@@ -52,7 +53,10 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
   const serverIp = admin.address;
   const pools = poolsFromConfig(cfg);
   const repo = new DhcpLeaseRepo(d.db);
-  const table = new LeaseTable(repo, d.clock, d.log, dc.max_offers);
+  // A file database commits on a worker thread (fsync off the event loop);
+  // an in-memory one (tests) inline.
+  const committer = d.db.memory ? inlineCommitter(repo) : new WorkerCommitter(d.db.name);
+  const table = new LeaseTable(repo, committer, d.clock, d.log, dc.max_offers, d.db.memory ? 2 : 0);
   const policy = new LeasePolicy(
     {
       mode: dc.mode,
@@ -88,12 +92,14 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
     table,
     server,
     async start() {
+      if (committer instanceof WorkerCommitter) await committer.whenReady();
       await server.start();
       d.log.info('dhcp: listening', { mode: dc.mode, bind: dc.bind, ports: server.ports(), pool: `${dc.range_start}-${dc.range_end}`, relays: pools.relays.map((p) => p.name), leases: table.size });
     },
     async stop() {
       await server.stop();
-      table.flush();
+      await table.drain();
+      await committer.close();
     },
   };
 }

@@ -12,6 +12,7 @@ import { poolsFromConfig } from '../../src/services/dhcp-pools.js';
 import { buildConfig } from '../../src/config/load.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { DhcpLeaseRepo } from '../../src/store/dhcp-leases.js';
+import { inlineCommitter } from '../../src/store/dhcp-lease-committer.js';
 import { clientBootInfo } from '../../src/protocols/dhcp/pxe.js';
 import { requestMessage, type ReqSpec } from '../helpers/dhcp-packets.js';
 
@@ -39,7 +40,7 @@ function setup(o: { range?: [string, string]; mode?: 'full' | 'proxy'; reserved?
   const clock = new ManualClock();
   const log = memoryLogger();
   const repo = new DhcpLeaseRepo(db);
-  const table = new LeaseTable(repo, clock, log, o.maxOffers ?? 1000, 0);
+  const table = new LeaseTable(repo, inlineCommitter(repo), clock, log, o.maxOffers ?? 1000, 0);
   const pools = poolsFromConfig(cfg);
   const reserved = o.reserved ?? {};
   const reservedAddrs = new Set(Object.values(reserved).map((r) => r.address));

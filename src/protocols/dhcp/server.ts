@@ -72,7 +72,7 @@ export class DhcpServer {
     if (this.o.pxePort !== null) ports.push([this.o.pxePort, 'pxe']);
     try {
       for (const [port, listener] of ports) {
-        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true });
         await new Promise<void>((resolve, reject) => {
           const onErr = (e: Error) => reject(new CrowbarError('service.failed', `dhcp: cannot bind ${this.o.bind}:${port}: ${e.message}`));
           sock.once('error', onErr);

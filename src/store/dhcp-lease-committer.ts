@@ -1,0 +1,97 @@
+/**
+ * How lease batches reach the disk. `inlineCommitter` applies a batch on
+ * the caller's connection (blocking the event loop for the fsync; used for
+ * in-memory databases and tests). `WorkerCommitter` applies it on a worker
+ * thread with its own connection to the same file, so the DHCP loop keeps
+ * serving while the fsync runs; the promise resolves only after COMMIT
+ * returned there (synchronous=FULL: the WAL is on disk).
+ */
+import { Worker } from 'node:worker_threads';
+import { CrowbarError } from '../lib/errors.js';
+import type { DhcpLeaseRepo, LeaseOp } from './dhcp-leases.js';
+
+/** Applies one batch of lease writes in one transaction. */
+export interface LeaseCommitter {
+  /** Resolves with one entry per op (null = applied) after the commit is durable; rejects if the commit failed. */
+  commit(ops: readonly LeaseOp[]): Promise<Array<Error | null>>;
+  /** Release resources (after the last commit resolved). */
+  close(): Promise<void>;
+}
+
+/** Commit on the calling thread's connection. */
+export function inlineCommitter(repo: DhcpLeaseRepo): LeaseCommitter {
+  return {
+    commit: async (ops) => repo.applyBatch(ops),
+    close: async () => {},
+  };
+}
+
+type Reply = { id: number; results?: Array<string | null>; error?: string } | { ready: true };
+
+/** Commit on a worker thread (one batch in flight at a time is the caller's job). */
+export class WorkerCommitter implements LeaseCommitter {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (r: Array<Error | null>) => void; reject: (e: Error) => void }>();
+  private seq = 0;
+  private dead: Error | null = null;
+  private readonly ready: Promise<void>;
+
+  constructor(dbPath: string) {
+    const self = import.meta.url;
+    if (self.endsWith('.ts')) {
+      // Running from source under tsx: register tsx in the worker, then load the entry.
+      const entry = new URL('./dhcp-lease-worker.ts', self).href;
+      const api = import.meta.resolve('tsx/esm/api');
+      this.worker = new Worker(`import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`, {
+        eval: true,
+        workerData: { path: dbPath },
+      });
+    } else {
+      this.worker = new Worker(new URL('./dhcp-lease-worker.js', self), { workerData: { path: dbPath } });
+    }
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.worker.once('message', (m: Reply) => ('ready' in m ? resolve() : reject(new CrowbarError('internal', 'lease worker: unexpected first message'))));
+      this.worker.once('error', reject);
+    });
+    this.ready.catch(() => {});
+    this.worker.on('message', (m: Reply) => {
+      if ('ready' in m) return;
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.error !== undefined) w.reject(new CrowbarError('internal', `lease commit failed: ${m.error}`));
+      else w.resolve(m.results!.map((e) => (e === null ? null : new CrowbarError('store.conflict', e))));
+    });
+    const die = (e: Error) => {
+      this.dead = e;
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+    };
+    this.worker.on('error', (e) => die(new CrowbarError('internal', `lease worker failed: ${e.message}`)));
+    this.worker.on('exit', (code) => die(new CrowbarError('internal', `lease worker exited (${code})`)));
+  }
+
+  /** Resolves when the worker has opened the database. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  async commit(ops: readonly LeaseOp[]): Promise<Array<Error | null>> {
+    if (this.dead) throw this.dead;
+    await this.ready;
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ops });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    const exited = new Promise<void>((res) => this.worker.once('exit', () => res()));
+    this.worker.postMessage({ close: true });
+    const t = setTimeout(() => void this.worker.terminate(), 2000);
+    await exited;
+    clearTimeout(t);
+  }
+}
