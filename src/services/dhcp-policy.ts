@@ -63,6 +63,7 @@ export class LeasePolicy implements DhcpPolicy {
   private readonly throttle = new LogThrottle(5, 10_000, 256);
   private readonly cursor = new Map<string, number>();
   private readonly exhaustedUntil = new Map<string, number>();
+  private readonly templates = new Map<string, DhcpOptions>();
   private readonly serverIpInt: number;
   /** Counters. */
   readonly stats: DhcpPolicyStats = { offers: 0, acks: 0, naks: 0, exhausted: 0 };
@@ -294,9 +295,12 @@ export class LeasePolicy implements DhcpPolicy {
     return a;
   }
 
-  private leaseAnswer(req: DhcpRequest, pool: DhcpPool, type: number, yiaddr: string, res: Reservation | null): DhcpAnswer {
-    const o: DhcpOptions = new Map();
+  /** Options that are the same in every OFFER/ACK of a pool, built once (buffers are never mutated). */
+  private template(pool: DhcpPool): DhcpOptions {
+    let o = this.templates.get(pool.name);
+    if (o) return o;
     const lease = this.s.leaseSeconds;
+    o = new Map();
     o.set(Opt.SERVER_ID, optVal.ips(this.s.serverIp));
     o.set(Opt.LEASE_TIME, optVal.u32(lease));
     o.set(Opt.RENEWAL_TIME, optVal.u32(Math.floor(lease / 2)));
@@ -307,6 +311,12 @@ export class LeasePolicy implements DhcpPolicy {
     if (this.s.dnsServers.length) o.set(Opt.DNS_SERVERS, optVal.ips(...this.s.dnsServers));
     if (this.s.domain) o.set(Opt.DOMAIN_NAME, optVal.str(this.s.domain));
     if (this.s.ntpServers.length) o.set(Opt.NTP_SERVERS, optVal.ips(...this.s.ntpServers));
+    this.templates.set(pool.name, o);
+    return o;
+  }
+
+  private leaseAnswer(req: DhcpRequest, pool: DhcpPool, type: number, yiaddr: string, res: Reservation | null): DhcpAnswer {
+    const o: DhcpOptions = new Map(this.template(pool));
     if (res) o.set(Opt.HOSTNAME, optVal.str(res.hostname));
     const a: DhcpAnswer = { type, yiaddr, options: o };
     this.addBoot(req, a);

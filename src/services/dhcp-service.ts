@@ -15,7 +15,7 @@ import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
 import { inlineCommitter, WorkerCommitter } from '../store/dhcp-lease-committer.js';
 import { LeaseTable } from './dhcp-lease-table.js';
 import { LeasePolicy, type Reservations } from './dhcp-policy.js';
-import { poolsFromConfig } from './dhcp-pools.js';
+import { ipNum, poolsFromConfig } from './dhcp-pools.js';
 
 /** Dependencies of the DHCP service. */
 export interface DhcpServiceDeps {
@@ -32,15 +32,31 @@ export interface DhcpService extends Service {
   server: DhcpServer;
 }
 
-/** Reservations backed by the node store: a node's MACs map to its 'admin' allocation. */
-export function nodeReservations(repo: DhcpLeaseRepo): Reservations {
+/**
+ * Reservations backed by the node store: a node's MACs map to its 'admin'
+ * allocation. `isReserved` (asked for every candidate pool address) reads the
+ * allocations inside the dynamic ranges at most once per second instead of
+ * once per address; an allocation made inside a dynamic range (a
+ * misconfiguration: host and DHCP ranges are disjoint by default) is seen
+ * within a second, and the node's reservation wins its address back anyway.
+ */
+export function nodeReservations(repo: DhcpLeaseRepo, clock: Clock, ranges: ReadonlyArray<{ start: number; end: number }>): Reservations {
+  let cache = new Set<number>();
+  let at = -Infinity;
+  const lo = Math.min(...ranges.map((r) => r.start));
+  const hi = Math.max(...ranges.map((r) => r.end));
   return {
     lookup(mac) {
       const r = repo.reservationByMac(mac);
       return r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
     },
     isReserved(address) {
-      return repo.isAllocated(address);
+      const now = clock.now();
+      if (now - at >= 1000 || now < at) {
+        cache = repo.allocatedIn(lo, hi);
+        at = now;
+      }
+      return cache.has(ipNum(address));
     },
   };
 }
@@ -72,7 +88,7 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
       boot: { publicUrl: cfg.services.http.public_url, tftpServer: serverIp, efiLoader: dc.efi_loader },
     },
     table,
-    nodeReservations(repo),
+    nodeReservations(repo, d.clock, [pools.admin, ...pools.relays]),
     d.clock,
     d.log,
   );

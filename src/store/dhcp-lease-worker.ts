@@ -14,14 +14,14 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
 const repo = new DhcpLeaseRepo(db);
-port.on('message', (m: { id: number; ops: LeaseOp[] } | { close: true }) => {
+port.on('message', (m: { id: number; ops: string } | { close: true }) => {
   if ('close' in m) {
     db.close();
     port.close();
     return;
   }
   try {
-    const results = repo.applyBatch(m.ops);
+    const results = repo.applyBatch(JSON.parse(m.ops) as LeaseOp[]);
     port.postMessage({ id: m.id, results: results.map((e) => (e ? e.message : null)) });
   } catch (e) {
     port.postMessage({ id: m.id, error: errorMessage(e) });

@@ -42,6 +42,7 @@ export class DhcpLeaseRepo {
         "SELECT a.address AS address, n.name AS name FROM node_macs m JOIN nodes n ON n.id = m.node_id LEFT JOIN allocations a ON a.node_id = n.id AND a.network = 'admin' WHERE m.mac = ?",
       ),
       reserved: db.prepare<[string], { x: number }>("SELECT 1 AS x FROM allocations WHERE network = 'admin' AND address = ?"),
+      allocatedIn: db.prepare<[number, number], { a: number }>("SELECT address_int AS a FROM allocations WHERE network = 'admin' AND address_int BETWEEN ? AND ?"),
       all: db.prepare<[], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases'),
       get: db.prepare<[number], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE address_int = ?'),
       byMac: db.prepare<[string], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE mac = ?'),
@@ -76,6 +77,11 @@ export class DhcpLeaseRepo {
    */
   reservationByMac(mac: string): { address: string | null; name: string } | null {
     return this.q.reservation.get(mac) ?? null;
+  }
+
+  /** The 'admin' allocations (as numbers) between `lo` and `hi`. */
+  allocatedIn(lo: number, hi: number): Set<number> {
+    return new Set(this.q.allocatedIn.all(lo, hi).map((r) => r.a));
   }
 
   /** True when `address` is a node's 'admin' allocation. */

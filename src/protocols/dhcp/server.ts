@@ -51,6 +51,11 @@ export interface DhcpServerStats {
 }
 
 const ZERO = '0.0.0.0';
+
+/** Destinations are always IPv4 literals: skip dgram's DNS lookup step. */
+function literalLookup(host: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, host, 4);
+}
 const VALID_TYPES = new Set<number>([MessageType.DISCOVER, MessageType.REQUEST, MessageType.DECLINE, MessageType.RELEASE, MessageType.INFORM]);
 
 /** A running DHCP server. */
@@ -72,7 +77,7 @@ export class DhcpServer {
     if (this.o.pxePort !== null) ports.push([this.o.pxePort, 'pxe']);
     try {
       for (const [port, listener] of ports) {
-        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true });
+        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
         await new Promise<void>((resolve, reject) => {
           const onErr = (e: Error) => reject(new CrowbarError('service.failed', `dhcp: cannot bind ${this.o.bind}:${port}: ${e.message}`));
           sock.once('error', onErr);

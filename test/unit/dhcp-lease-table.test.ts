@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/lib/clock.js';
+import { memoryLogger } from '../../src/lib/logger.js';
+import { LeaseTable } from '../../src/services/dhcp-lease-table.js';
+import { ipNum } from '../../src/services/dhcp-pools.js';
+import { openDatabase } from '../../src/store/db.js';
+import { WorkerCommitter } from '../../src/store/dhcp-lease-committer.js';
+import { DhcpLeaseRepo } from '../../src/store/dhcp-leases.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'crowbar-lease-table-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('lease table with the worker committer', () => {
+  it('commits batches on a worker thread before resolving; rows survive a reopen; conflicts reject and restore memory', async () => {
+    const path = join(dir, 'crowbar.db');
+    const db = openDatabase(path);
+    const repo = new DhcpLeaseRepo(db);
+    const clock = new ManualClock();
+    const committer = new WorkerCommitter(path);
+    await committer.whenReady();
+    const table = new LeaseTable(repo, committer, clock, memoryLogger(), 100);
+    const now = clock.now();
+    const binds = [];
+    for (let i = 1; i <= 200; i++) {
+      binds.push(table.bind({ address_int: 0x0a000000 + i, address: `10.0.0.${i}`, pool: 'admin', mac: `02:00:00:00:00:${(i & 255).toString(16).padStart(2, '0')}`, expires_at: now + 60_000, hostname: null }, false));
+    }
+    await Promise.all(binds);
+    expect(table.stats.ops).toBe(200);
+    expect(table.stats.batches).toBeLessThan(200); // grouped
+    // every resolved bind is visible to another connection right away
+    expect(repo.boundCount()).toBe(200);
+    // a direct conflicting write: another MAC on a bound address is refused by SQLite
+    const bad = table.bind({ address_int: 0x0a000001, address: '10.0.0.1', pool: 'admin', mac: '02:ff:00:00:00:01', expires_at: now + 60_000, hostname: null }, false);
+    await expect(bad).rejects.toThrow(/another MAC/);
+    expect(table.row(0x0a000001)!.mac).toBe('02:00:00:00:00:01');
+    await table.drain();
+    await committer.close();
+    db.close();
+    const again = openDatabase(path);
+    expect(new DhcpLeaseRepo(again).boundCount()).toBe(200);
+    again.close();
+  });
+});
+
+describe('ipNum', () => {
+  it('parses dotted quads and rejects the rest', () => {
+    expect(ipNum('10.0.0.1')).toBe(0x0a000001);
+    expect(ipNum('255.255.255.255')).toBe(0xffffffff);
+    for (const bad of ['10.0.0', '10.0.0.256', '1.2.3.4.5', 'a.b.c.d', '', '1..2.3', '1.2.3.0001']) expect(Number.isNaN(ipNum(bad))).toBe(true);
+  });
+});
