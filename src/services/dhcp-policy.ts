@@ -177,9 +177,13 @@ export class LeasePolicy implements DhcpPolicy {
       }
       if (addr === null) addr = this.findFree(pool, mac, now);
     }
+    if (addr === null && res) {
+      this.warn(`reserved:${mac}`, 'dhcp: reserved address is held by another NIC of the node; no offer', { mac, address: res.address });
+      return null;
+    }
     if (addr === null) {
       this.stats.exhausted++;
-      this.warn(`exhausted:${pool.name}`, 'dhcp: pool exhausted; no offer', { pool: pool.name, mac, reserved_conflict: res !== null });
+      this.warn(`exhausted:${pool.name}`, 'dhcp: pool exhausted; no offer', { pool: pool.name, mac });
       return null;
     }
     this.table.holdOffer(pool.name, mac, addr, this.s.offerHoldSeconds * 1000, now, res === null);

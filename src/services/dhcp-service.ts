@@ -71,7 +71,9 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
   const repo = new DhcpLeaseRepo(d.db);
   // A file database commits on a worker thread (fsync off the event loop);
   // an in-memory one (tests) inline.
-  const committer = d.db.memory ? inlineCommitter(repo) : new WorkerCommitter(d.db.name);
+  const committer = d.db.memory
+    ? inlineCommitter(repo)
+    : new WorkerCommitter(d.db.name, inlineCommitter(repo), (e) => d.log.error('dhcp: lease worker died; committing on the main thread from now on', { error: e.message }));
   const table = new LeaseTable(repo, committer, d.clock, d.log, dc.max_offers, d.db.memory ? 2 : 0);
   const policy = new LeasePolicy(
     {

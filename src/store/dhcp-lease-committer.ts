@@ -28,15 +28,24 @@ export function inlineCommitter(repo: DhcpLeaseRepo): LeaseCommitter {
 
 type Reply = { id: number; results?: Array<string | null>; error?: string } | { ready: true };
 
-/** Commit on a worker thread (one batch in flight at a time is the caller's job). */
+/**
+ * Commit on a worker thread (one batch in flight at a time is the caller's
+ * job). If the worker dies, commits continue through `fallback` (re-applying
+ * a batch that was in flight is safe: every op is idempotent for its MAC).
+ */
 export class WorkerCommitter implements LeaseCommitter {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: Array<Error | null>) => void; reject: (e: Error) => void }>();
   private seq = 0;
   private dead: Error | null = null;
+  private closing = false;
   private readonly ready: Promise<void>;
 
-  constructor(dbPath: string) {
+  constructor(
+    dbPath: string,
+    private readonly fallback?: LeaseCommitter,
+    private readonly onDeath?: (e: Error) => void,
+  ) {
     const self = import.meta.url;
     if (self.endsWith('.ts')) {
       // Running from source under tsx: register tsx in the worker, then load the entry.
@@ -63,7 +72,9 @@ export class WorkerCommitter implements LeaseCommitter {
       else w.resolve(m.results!.map((e) => (e === null ? null : new CrowbarError('store.conflict', e))));
     });
     const die = (e: Error) => {
+      if (this.dead) return;
       this.dead = e;
+      if (!this.closing) this.onDeath?.(e);
       for (const w of this.waiting.values()) w.reject(e);
       this.waiting.clear();
     };
@@ -77,7 +88,17 @@ export class WorkerCommitter implements LeaseCommitter {
   }
 
   async commit(ops: readonly LeaseOp[]): Promise<Array<Error | null>> {
+    if (this.dead && this.fallback && !this.closing) return this.fallback.commit(ops);
     if (this.dead) throw this.dead;
+    try {
+      return await this.send(ops);
+    } catch (e) {
+      if (this.dead && this.fallback && !this.closing) return this.fallback.commit(ops);
+      throw e;
+    }
+  }
+
+  private async send(ops: readonly LeaseOp[]): Promise<Array<Error | null>> {
     await this.ready;
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
@@ -88,6 +109,7 @@ export class WorkerCommitter implements LeaseCommitter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.dead) return;
     const exited = new Promise<void>((res) => this.worker.once('exit', () => res()));
     this.worker.postMessage({ close: true });

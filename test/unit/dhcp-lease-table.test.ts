@@ -7,7 +7,7 @@ import { memoryLogger } from '../../src/lib/logger.js';
 import { LeaseTable } from '../../src/services/dhcp-lease-table.js';
 import { ipNum } from '../../src/services/dhcp-pools.js';
 import { openDatabase } from '../../src/store/db.js';
-import { WorkerCommitter } from '../../src/store/dhcp-lease-committer.js';
+import { inlineCommitter, WorkerCommitter } from '../../src/store/dhcp-lease-committer.js';
 import { DhcpLeaseRepo } from '../../src/store/dhcp-leases.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'crowbar-lease-table-'));
@@ -42,6 +42,25 @@ describe('lease table with the worker committer', () => {
     const again = openDatabase(path);
     expect(new DhcpLeaseRepo(again).boundCount()).toBe(200);
     again.close();
+  });
+});
+
+describe('worker death', () => {
+  it('falls back to committing inline when the worker dies', async () => {
+    const path = join(dir, 'fallback.db');
+    const db = openDatabase(path);
+    const repo = new DhcpLeaseRepo(db);
+    const deaths: string[] = [];
+    const committer = new WorkerCommitter(path, inlineCommitter(repo), (e) => deaths.push(e.message));
+    await committer.whenReady();
+    const table = new LeaseTable(repo, committer, new ManualClock(), memoryLogger(), 100);
+    await (committer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    await table.bind({ address_int: 5, address: '0.0.0.5', pool: 'admin', mac: '02:00:00:00:00:05', expires_at: Date.now() + 1e9, hostname: null }, false);
+    expect(deaths.length).toBe(1);
+    expect(repo.get(5)!.mac).toBe('02:00:00:00:00:05');
+    await committer.close();
+    db.close();
   });
 });
 
