@@ -45,7 +45,6 @@ export class DhcpLeaseRepo {
       allocatedIn: db.prepare<[number, number], { a: number }>("SELECT address_int AS a FROM allocations WHERE network = 'admin' AND address_int BETWEEN ? AND ?"),
       all: db.prepare<[], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases'),
       get: db.prepare<[number], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE address_int = ?'),
-      byMac: db.prepare<[string], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE mac = ?'),
       dropOther: db.prepare('DELETE FROM dhcp_leases WHERE pool = @pool AND mac = @mac AND address_int != @address_int'),
       bind: db.prepare(`
         INSERT INTO dhcp_leases (address_int, address, pool, mac, state, expires_at, updated_at, hostname)
@@ -97,11 +96,6 @@ export class DhcpLeaseRepo {
   /** The row of one address. */
   get(addressInt: number): LeaseRow | undefined {
     return this.q.get.get(addressInt);
-  }
-
-  /** Rows held by a MAC (all pools). */
-  byMac(mac: string): LeaseRow[] {
-    return this.q.byMac.all(mac);
   }
 
   /** Number of bound rows (expired or not). */

@@ -78,13 +78,14 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'dhcp: leases',
     sql: `
-      -- DHCP leases (src/services/dhcp-leases.ts). The primary key on the
+      -- DHCP leases (src/store/dhcp-leases.ts). The primary key on the
       -- address means no address is ever held by two MACs; (pool, mac) is
       -- unique so a client holds one address per pool. mac is NULL for a
-      -- declined (quarantined) address.
+      -- declined (quarantined) address. Only these two B-trees are written
+      -- per lease (each commit writes as few WAL pages as possible).
       CREATE TABLE dhcp_leases (
         address_int INTEGER PRIMARY KEY,
-        address TEXT NOT NULL UNIQUE,
+        address TEXT NOT NULL,
         pool TEXT NOT NULL,
         mac TEXT,
         state TEXT NOT NULL CHECK (state IN ('bound', 'released', 'declined')),
@@ -93,7 +94,6 @@ export const MIGRATIONS: readonly Migration[] = [
         hostname TEXT,
         UNIQUE (pool, mac)
       );
-      CREATE INDEX dhcp_leases_mac ON dhcp_leases(mac);
     `,
   },
 ];
