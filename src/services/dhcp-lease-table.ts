@@ -21,8 +21,6 @@ import type { DhcpLeaseRepo, LeaseOp, LeaseRow } from '../store/dhcp-leases.js';
 interface Offer {
   addr: number;
   expires: number;
-  /** The client had no reservation when offered. */
-  unreserved: boolean;
 }
 
 interface Pending {
@@ -129,14 +127,8 @@ export class LeaseTable {
     return o.addr;
   }
 
-  /** The unexpired offer made to a client with its reservation flag, or null. */
-  offerInfo(pool: string, mac: string, now: number): { addr: number; unreserved: boolean } | null {
-    const o = this.offers.get(`${pool}|${mac}`);
-    return o && o.expires > now ? o : null;
-  }
-
   /** Hold `addr` for `mac` for `holdMs` (RFC 2131 §4.3.1: an offered address is reserved for a while). */
-  holdOffer(pool: string, mac: string, addr: number, holdMs: number, now: number, unreserved = false): void {
+  holdOffer(pool: string, mac: string, addr: number, holdMs: number, now: number): void {
     const k = `${pool}|${mac}`;
     this.dropOfferKey(k);
     // Drop expired offers from the old end; evict the oldest when full.
@@ -145,7 +137,7 @@ export class LeaseTable {
       if (o.expires > now) this.stats.offersEvicted++;
       this.dropOfferKey(ok);
     }
-    this.offers.set(k, { addr, expires: now + holdMs, unreserved });
+    this.offers.set(k, { addr, expires: now + holdMs });
     this.offeredAddr.set(addr, k);
   }
 

@@ -186,7 +186,7 @@ export class LeasePolicy implements DhcpPolicy {
       this.warn(`exhausted:${pool.name}`, 'dhcp: pool exhausted; no offer', { pool: pool.name, mac });
       return null;
     }
-    this.table.holdOffer(pool.name, mac, addr, this.s.offerHoldSeconds * 1000, now, res === null);
+    this.table.holdOffer(pool.name, mac, addr, this.s.offerHoldSeconds * 1000, now);
     this.stats.offers++;
     return this.leaseAnswer(req, pool, MessageType.OFFER, intToIp(addr), res);
   }
@@ -197,10 +197,7 @@ export class LeasePolicy implements DhcpPolicy {
     const mac = req.mac;
     const sid = optVal.readIp(m.options.get(Opt.SERVER_ID));
     const wanted = optVal.readIp(m.options.get(Opt.REQUESTED_IP));
-    // SELECTING the address we offered a few seconds ago to a client that
-    // had no reservation then: reuse that lookup (one query less per DORA).
-    const offer = sid !== null && wanted !== null ? this.table.offerInfo(pool.name, mac, now) : null;
-    const res = offer && offer.unreserved && offer.addr === ipNum(wanted!) ? null : this.reservationFor(pool, mac);
+    const res = this.reservationFor(pool, mac);
     if (sid !== null) {
       // SELECTING (RFC 2131 §4.3.2): the client chose a server; if not us, forget our offer and stay silent.
       if (sid !== this.s.serverIp) {

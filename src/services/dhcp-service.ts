@@ -14,7 +14,7 @@ import type { Db } from '../store/db.js';
 import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
 import { inlineCommitter, WorkerCommitter } from '../store/dhcp-lease-committer.js';
 import { LeaseTable } from './dhcp-lease-table.js';
-import { LeasePolicy, type Reservations } from './dhcp-policy.js';
+import { LeasePolicy, type Reservation, type Reservations } from './dhcp-policy.js';
 import { ipNum, poolsFromConfig } from './dhcp-pools.js';
 
 /** Dependencies of the DHCP service. */
@@ -34,29 +34,54 @@ export interface DhcpService extends Service {
 
 /**
  * Reservations backed by the node store: a node's MACs map to its 'admin'
- * allocation. `isReserved` (asked for every candidate pool address) reads the
- * allocations inside the dynamic ranges at most once per second instead of
- * once per address; an allocation made inside a dynamic range (a
- * misconfiguration: host and DHCP ranges are disjoint by default) is seen
- * within a second, and the node's reservation wins its address back anyway.
+ * allocation. Lookups are cached per MAC (bounded) and the cache is dropped
+ * whenever the reservation generation (maintained by triggers on node_macs,
+ * nodes and allocations, migration 2) changes; the generation is read once
+ * per event-loop turn, so a change committed by the API is seen by the next
+ * packet handled after it. If the triggers are missing, nothing is cached.
+ * `isReserved` (asked for candidate pool addresses) reads the allocations
+ * inside the dynamic ranges once per generation as well.
  */
-export function nodeReservations(repo: DhcpLeaseRepo, clock: Clock, ranges: ReadonlyArray<{ start: number; end: number }>): Reservations {
-  let cache = new Set<number>();
-  let at = -Infinity;
+export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ start: number; end: number }>, log: Logger, maxEntries = 65_536): Reservations {
+  const cacheable = repo.reservationGeneration() !== null;
+  if (!cacheable) log.warn('dhcp: reservation triggers missing; reservations are looked up per packet');
+  const cache = new Map<string, Reservation | null>();
+  let allocated: Set<number> | null = null;
+  let gen = -1;
+  let checked = false;
   const lo = Math.min(...ranges.map((r) => r.start));
   const hi = Math.max(...ranges.map((r) => r.end));
+  const fresh = (): void => {
+    if (!cacheable) {
+      cache.clear();
+      allocated = null;
+      return;
+    }
+    if (checked) return;
+    checked = true;
+    setImmediate(() => (checked = false));
+    const g = repo.generation();
+    if (g !== gen) {
+      gen = g;
+      cache.clear();
+      allocated = null;
+    }
+  };
   return {
     lookup(mac) {
+      fresh();
+      const hit = cache.get(mac);
+      if (hit !== undefined) return hit;
       const r = repo.reservationByMac(mac);
-      return r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
+      const res = r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
+      if (cache.size >= maxEntries) cache.clear();
+      cache.set(mac, res);
+      return res;
     },
     isReserved(address) {
-      const now = clock.now();
-      if (now - at >= 1000 || now < at) {
-        cache = repo.allocatedIn(lo, hi);
-        at = now;
-      }
-      return cache.has(ipNum(address));
+      fresh();
+      if (!allocated) allocated = repo.allocatedIn(lo, hi);
+      return allocated.has(ipNum(address));
     },
   };
 }
@@ -90,7 +115,7 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
       boot: { publicUrl: cfg.services.http.public_url, tftpServer: serverIp, efiLoader: dc.efi_loader },
     },
     table,
-    nodeReservations(repo, d.clock, [pools.admin, ...pools.relays]),
+    nodeReservations(repo, [pools.admin, ...pools.relays], d.log),
     d.clock,
     d.log,
   );

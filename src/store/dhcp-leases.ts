@@ -9,6 +9,9 @@
 import type { Db } from './db.js';
 import { CrowbarError, errorMessage } from '../lib/errors.js';
 
+/** Number of triggers migration 2 creates to maintain dhcp_reservation_gen. */
+export const RESERVATION_TRIGGERS = 8;
+
 /** One lease row. */
 export interface LeaseRow {
   address_int: number;
@@ -42,6 +45,8 @@ export class DhcpLeaseRepo {
         "SELECT a.address AS address, n.name AS name FROM node_macs m JOIN nodes n ON n.id = m.node_id LEFT JOIN allocations a ON a.node_id = n.id AND a.network = 'admin' WHERE m.mac = ?",
       ),
       reserved: db.prepare<[string], { x: number }>("SELECT 1 AS x FROM allocations WHERE network = 'admin' AND address = ?"),
+      gen: db.prepare<[], { gen: number }>('SELECT gen FROM dhcp_reservation_gen WHERE id = 1'),
+      triggers: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'dhcp_gen_%'"),
       allocatedIn: db.prepare<[number, number], { a: number }>("SELECT address_int AS a FROM allocations WHERE network = 'admin' AND address_int BETWEEN ? AND ?"),
       all: db.prepare<[], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases'),
       get: db.prepare<[number], LeaseRow>('SELECT address_int, address, pool, mac, state, expires_at, updated_at, hostname FROM dhcp_leases WHERE address_int = ?'),
@@ -76,6 +81,20 @@ export class DhcpLeaseRepo {
    */
   reservationByMac(mac: string): { address: string | null; name: string } | null {
     return this.q.reservation.get(mac) ?? null;
+  }
+
+  /**
+   * Generation of reservation data (bumped by triggers on node_macs, nodes
+   * and allocations), or null when the triggers are missing (a later
+   * migration rebuilt one of those tables): then nothing may be cached.
+   */
+  reservationGeneration(): number | null {
+    return this.q.triggers.get()!.n === RESERVATION_TRIGGERS ? this.q.gen.get()!.gen : null;
+  }
+
+  /** The current generation (cheap; call reservationGeneration once first to know caching is safe). */
+  generation(): number {
+    return this.q.gen.get()!.gen;
   }
 
   /** The 'admin' allocations (as numbers) between `lo` and `hi`. */

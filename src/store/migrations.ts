@@ -94,6 +94,19 @@ export const MIGRATIONS: readonly Migration[] = [
         hostname TEXT,
         UNIQUE (pool, mac)
       );
+      -- Generation counter of everything a DHCP reservation depends on (node
+      -- MACs, node names, admin allocations): the DHCP policy caches
+      -- reservations and re-reads them when this changes.
+      CREATE TABLE dhcp_reservation_gen (id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);
+      INSERT INTO dhcp_reservation_gen (id, gen) VALUES (1, 0);
+      CREATE TRIGGER dhcp_gen_macs_i AFTER INSERT ON node_macs BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_macs_u AFTER UPDATE ON node_macs BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_macs_d AFTER DELETE ON node_macs BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_nodes_u AFTER UPDATE OF name ON nodes BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_nodes_d AFTER DELETE ON nodes BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_alloc_i AFTER INSERT ON allocations BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_alloc_u AFTER UPDATE ON allocations BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_alloc_d AFTER DELETE ON allocations BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
     `,
   },
 ];

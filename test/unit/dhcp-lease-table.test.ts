@@ -9,6 +9,9 @@ import { ipNum } from '../../src/services/dhcp-pools.js';
 import { openDatabase } from '../../src/store/db.js';
 import { inlineCommitter, WorkerCommitter } from '../../src/store/dhcp-lease-committer.js';
 import { DhcpLeaseRepo } from '../../src/store/dhcp-leases.js';
+import { NodeRepo } from '../../src/store/nodes.js';
+import { AllocationRepo } from '../../src/store/allocations.js';
+import { nodeReservations } from '../../src/services/dhcp-service.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'crowbar-lease-table-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,5 +72,36 @@ describe('ipNum', () => {
     expect(ipNum('10.0.0.1')).toBe(0x0a000001);
     expect(ipNum('255.255.255.255')).toBe(0xffffffff);
     for (const bad of ['10.0.0', '10.0.0.256', '1.2.3.4.5', 'a.b.c.d', '', '1..2.3', '1.2.3.0001']) expect(Number.isNaN(ipNum(bad))).toBe(true);
+  });
+});
+
+describe('reservations from the node store (cached by generation)', () => {
+  it('sees node, MAC and allocation changes on the next event-loop turn', async () => {
+    const db = openDatabase(':memory:');
+    const nodes = new NodeRepo(db);
+    const allocs = new AllocationRepo(db);
+    const repo = new DhcpLeaseRepo(db);
+    expect(repo.reservationGeneration()).not.toBeNull();
+    const r = nodeReservations(repo, [{ start: ipNum('10.0.0.100'), end: ipNum('10.0.0.200') }], memoryLogger());
+    const turn = () => new Promise((res) => setImmediate(res));
+    const mac = '52:54:00:aa:bb:01';
+    expect(r.lookup(mac)).toBeNull();
+    const n = nodes.create({ name: 'd52-54-00-aa-bb-01.lab.test', macs: [mac], state: 'discovered', cause: 't' }, 1);
+    await turn();
+    expect(r.lookup(mac)).toBeNull(); // known node, no allocation yet
+    allocs.allocate('admin', n.id, { start: '10.0.0.10', end: '10.0.0.20' }, 1);
+    await turn();
+    expect(r.lookup(mac)).toEqual({ address: '10.0.0.10', hostname: 'd52-54-00-aa-bb-01' });
+    expect(r.isReserved('10.0.0.150')).toBe(false);
+    allocs.release(n.id, 'admin');
+    allocs.allocate('admin', n.id, { start: '10.0.0.150', end: '10.0.0.150' }, 1);
+    await turn();
+    expect(r.lookup(mac)!.address).toBe('10.0.0.150');
+    expect(r.isReserved('10.0.0.150')).toBe(true);
+    nodes.remove(n.id, 't', 2);
+    await turn();
+    expect(r.lookup(mac)).toBeNull();
+    expect(r.isReserved('10.0.0.150')).toBe(false);
+    db.close();
   });
 });
