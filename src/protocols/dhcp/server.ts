@@ -52,6 +52,12 @@ export interface DhcpServerStats {
 
 const ZERO = '0.0.0.0';
 
+/**
+ * Receive buffer asked for: absorbs a PXE boot storm or a scheduling gap of
+ * the process (the kernel caps it at net.core.rmem_max, x2 for overhead).
+ */
+const RECV_BUFFER = 1 << 20;
+
 /** Destinations are always IPv4 literals: skip dgram's DNS lookup step. */
 function literalLookup(host: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
   cb(null, host, 4);
@@ -77,7 +83,7 @@ export class DhcpServer {
     if (this.o.pxePort !== null) ports.push([this.o.pxePort, 'pxe']);
     try {
       for (const [port, listener] of ports) {
-        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
+        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup, recvBufferSize: RECV_BUFFER });
         await new Promise<void>((resolve, reject) => {
           const onErr = (e: Error) => reject(new CrowbarError('service.failed', `dhcp: cannot bind ${this.o.bind}:${port}: ${e.message}`));
           sock.once('error', onErr);
