@@ -12,7 +12,7 @@ import type { Service } from '../lib/service.js';
 import { DhcpServer } from '../protocols/dhcp/server.js';
 import type { Db } from '../store/db.js';
 import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
-import { inlineCommitter, WorkerCommitter } from '../store/dhcp-lease-committer.js';
+import { AdaptiveCommitter, inlineCommitter, WorkerCommitter } from '../store/dhcp-lease-committer.js';
 import { LeaseTable } from './dhcp-lease-table.js';
 import { LeasePolicy, type Reservation, type Reservations } from './dhcp-policy.js';
 import { ipNum, poolsFromConfig } from './dhcp-pools.js';
@@ -94,12 +94,13 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
   const serverIp = admin.address;
   const pools = poolsFromConfig(cfg);
   const repo = new DhcpLeaseRepo(d.db);
-  // A file database commits on a worker thread (fsync off the event loop);
-  // an in-memory one (tests) inline.
-  const committer = d.db.memory
-    ? inlineCommitter(repo)
+  // A file database commits inline while commits are fast and on a worker
+  // thread while they are slow (fsync off the event loop); in-memory inline.
+  const worker = d.db.memory
+    ? null
     : new WorkerCommitter(d.db.name, inlineCommitter(repo), (e) => d.log.error('dhcp: lease worker died; committing on the main thread from now on', { error: e.message }));
-  const table = new LeaseTable(repo, committer, d.clock, d.log, dc.max_offers, d.db.memory ? 2 : 0);
+  const committer = worker ? new AdaptiveCommitter(inlineCommitter(repo), worker) : inlineCommitter(repo);
+  const table = new LeaseTable(repo, committer, d.clock, d.log, dc.max_offers);
   const policy = new LeasePolicy(
     {
       mode: dc.mode,
@@ -135,7 +136,7 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
     table,
     server,
     async start() {
-      if (committer instanceof WorkerCommitter) await committer.whenReady();
+      if (worker) await worker.whenReady();
       await server.start();
       d.log.info('dhcp: listening', { mode: dc.mode, bind: dc.bind, ports: server.ports(), pool: `${dc.range_start}-${dc.range_end}`, relays: pools.relays.map((p) => p.name), leases: table.size });
     },

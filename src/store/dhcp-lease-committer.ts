@@ -6,6 +6,7 @@
  * serving while the fsync runs; the promise resolves only after COMMIT
  * returned there (synchronous=FULL: the WAL is on disk).
  */
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { CrowbarError } from '../lib/errors.js';
 import type { DhcpLeaseRepo, LeaseOp } from './dhcp-leases.js';
@@ -26,7 +27,7 @@ export function inlineCommitter(repo: DhcpLeaseRepo): LeaseCommitter {
   };
 }
 
-type Reply = { id: number; results?: Array<string | null>; error?: string } | { ready: true };
+type Reply = { id: number; ms?: number; results?: Array<string | null>; error?: string } | { ready: true };
 
 /**
  * Commit on a worker thread (one batch in flight at a time is the caller's
@@ -39,6 +40,8 @@ export class WorkerCommitter implements LeaseCommitter {
   private seq = 0;
   private dead: Error | null = null;
   private closing = false;
+  /** Duration of the last commit inside the worker (ms). */
+  lastCommitMs = 0;
   private readonly ready: Promise<void>;
 
   constructor(
@@ -68,6 +71,7 @@ export class WorkerCommitter implements LeaseCommitter {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
+      if (m.ms !== undefined) this.lastCommitMs = m.ms;
       if (m.error !== undefined) w.reject(new CrowbarError('internal', `lease commit failed: ${m.error}`));
       else w.resolve(m.results!.map((e) => (e === null ? null : new CrowbarError('store.conflict', e))));
     });
@@ -116,5 +120,45 @@ export class WorkerCommitter implements LeaseCommitter {
     const t = setTimeout(() => void this.worker.terminate(), 2000);
     await exited;
     clearTimeout(t);
+  }
+}
+
+/**
+ * Chooses per batch: inline while commits are fast (an fsync of tens of
+ * microseconds costs less than a round trip to a thread), the worker while
+ * they are slow (a millisecond-class fsync must not stall the packet loop).
+ * The choice follows a moving average of measured commit times, so it
+ * adapts to the disk (`thresholdMs`, default 1 ms).
+ */
+export class AdaptiveCommitter implements LeaseCommitter {
+  private avgMs = 0;
+  /** Batches committed inline / on the worker. */
+  readonly counts = { inline: 0, worker: 0 };
+
+  constructor(
+    private readonly inline: LeaseCommitter,
+    private readonly worker: WorkerCommitter,
+    private readonly thresholdMs = 1,
+  ) {}
+
+  async commit(ops: readonly LeaseOp[]): Promise<Array<Error | null>> {
+    if (this.avgMs < this.thresholdMs) {
+      this.counts.inline++;
+      const t0 = performance.now();
+      try {
+        return await this.inline.commit(ops);
+      } finally {
+        this.avgMs = 0.8 * this.avgMs + 0.2 * (performance.now() - t0);
+      }
+    }
+    this.counts.worker++;
+    const r = await this.worker.commit(ops);
+    // Decay towards the worker's measurement so a faster disk brings commits back inline.
+    this.avgMs = 0.8 * this.avgMs + 0.2 * this.worker.lastCommitMs;
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
   }
 }

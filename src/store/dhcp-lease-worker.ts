@@ -21,8 +21,9 @@ port.on('message', (m: { id: number; ops: string } | { close: true }) => {
     return;
   }
   try {
+    const t0 = performance.now();
     const results = repo.applyBatch(JSON.parse(m.ops) as LeaseOp[]);
-    port.postMessage({ id: m.id, results: results.map((e) => (e ? e.message : null)) });
+    port.postMessage({ id: m.id, ms: performance.now() - t0, results: results.map((e) => (e ? e.message : null)) });
   } catch (e) {
     port.postMessage({ id: m.id, error: errorMessage(e) });
   }
