@@ -4,7 +4,8 @@
  * take over an address whose lease is bound to another MAC and not expired,
  * so even a logic error above cannot hand one address to two machines.
  * Writes are applied in batches: one transaction (one WAL fsync with
- * synchronous=FULL) per batch, one savepoint per operation.
+ * synchronous=FULL) per batch; each operation either applies completely or
+ * changes nothing, so a failing one does not spoil the batch.
  */
 import type { Db } from './db.js';
 import { CrowbarError, errorMessage } from '../lib/errors.js';
@@ -36,7 +37,6 @@ export type LeaseOp =
 /** Data access for DHCP leases. */
 export class DhcpLeaseRepo {
   private readonly q;
-  private readonly one: (op: LeaseOp) => void;
   private readonly batch: (ops: readonly LeaseOp[], results: Array<Error | null>) => void;
 
   constructor(private readonly db: Db) {
@@ -62,11 +62,10 @@ export class DhcpLeaseRepo {
       count: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM dhcp_leases WHERE state = 'bound'"),
     };
     // Transaction wrappers are built once: building one prepares its BEGIN/COMMIT statements.
-    this.one = db.transaction((op: LeaseOp) => this.applyOne(op));
     this.batch = db.transaction((ops: readonly LeaseOp[], results: Array<Error | null>) => {
       for (const op of ops) {
         try {
-          this.one(op);
+          this.applyOne(op);
           results.push(null);
         } catch (e) {
           results.push(e instanceof Error ? e : new Error(errorMessage(e)));
@@ -122,12 +121,28 @@ export class DhcpLeaseRepo {
     return this.q.count.get()!.n;
   }
 
+  /**
+   * Apply one op; it either applies completely or changes nothing. A bind is
+   * normally one statement (the guarded upsert); only when the MAC holds
+   * another row in the pool (UNIQUE (pool, mac)) is that row dropped first,
+   * after checking that the upsert will be allowed.
+   */
   private applyOne(op: LeaseOp): void {
     if (op.kind === 'bind') {
       const r = op.row;
       if (r.mac === null) throw new CrowbarError('internal', 'bind without a MAC');
-      this.q.dropOther.run({ pool: r.pool, mac: r.mac, address_int: r.address_int });
-      const res = this.q.bind.run({ ...r, force: op.force ? 1 : 0 });
+      const args = { ...r, force: op.force ? 1 : 0 };
+      let res;
+      try {
+        res = this.q.bind.run(args);
+      } catch (e) {
+        if (!/UNIQUE/.test(errorMessage(e))) throw e;
+        const cur = this.q.get.get(r.address_int);
+        if (cur && !op.force && cur.mac !== r.mac && cur.state !== 'released' && cur.expires_at > r.updated_at)
+          throw new CrowbarError('store.conflict', `address ${r.address} is bound to another MAC`);
+        this.q.dropOther.run({ pool: r.pool, mac: r.mac, address_int: r.address_int });
+        res = this.q.bind.run(args);
+      }
       if (res.changes !== 1) throw new CrowbarError('store.conflict', `address ${r.address} is bound to another MAC`);
     } else if (op.kind === 'release') {
       this.q.release.run({ address_int: op.address_int, mac: op.mac, now: op.now });
@@ -137,8 +152,8 @@ export class DhcpLeaseRepo {
   }
 
   /**
-   * Apply `ops` in one transaction (one commit, one fsync). Each op runs in
-   * its own savepoint: a failing op is rolled back alone and reported in the
+   * Apply `ops` in one transaction (one commit, one fsync). A failing op
+   * changes nothing (see applyOne) and is reported in the
    * result (null = applied). Throws only when the commit itself fails.
    */
   applyBatch(ops: readonly LeaseOp[]): Array<Error | null> {

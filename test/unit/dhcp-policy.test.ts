@@ -186,6 +186,19 @@ describe('dhcp policy: reservations, relays, exhaustion, bounds', () => {
     expect(o.yiaddr).not.toBe('10.5.0.20');
   });
 
+  it('a client that becomes a known node moves from its pool lease to its reservation (one row per MAC)', async () => {
+    const reserved: Record<string, Reservation> = {};
+    const t = setup({ reserved });
+    const a = (await t.dora(MAC1))!;
+    expect(a.yiaddr).toBe('10.5.0.200');
+    reserved[MAC1] = { address: '10.5.0.21', hostname: 'n21' };
+    expect((await t.ask({ type: MessageType.REQUEST, mac: MAC1, ciaddr: a.yiaddr }))!.type).toBe(MessageType.NAK);
+    expect((await t.dora(MAC1))!.yiaddr).toBe('10.5.0.21');
+    expect(t.db.prepare('SELECT address FROM dhcp_leases WHERE mac = ?').all(MAC1)).toEqual([{ address: '10.5.0.21' }]);
+    // the freed pool address goes to the next client
+    expect((await t.dora(MAC2))!.yiaddr).toBe('10.5.0.201');
+  });
+
   it('pool exhaustion is logged and known clients are still answered', async () => {
     const t = setup({ range: ['10.5.0.200', '10.5.0.201'], reserved: { [MAC1]: { address: '10.5.0.30', hostname: 'n1' } } });
     expect((await t.dora('02:00:00:00:00:01'))!.type).toBe(MessageType.ACK);
