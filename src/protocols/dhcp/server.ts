@@ -196,9 +196,6 @@ export class DhcpServer {
       // RFC 3046 §2.2: echo the relay agent information option.
       const rai = m.options.get(Opt.RELAY_AGENT_INFO);
       if (rai && m.giaddr !== ZERO) options.set(Opt.RELAY_AGENT_INFO, rai);
-      // Keep the client's parameter list for the size fit in encodeMessage.
-      const prl = m.options.get(Opt.PARAMETER_LIST);
-      if (prl) options.set(Opt.PARAMETER_LIST, prl);
       const nak = a.type === MessageType.NAK;
       const reply: DhcpMessage = {
         op: BOOTREPLY,
@@ -221,7 +218,7 @@ export class DhcpServer {
       };
       // RFC 2132 §9.10: honour the client's maximum message size (minus IP/UDP headers).
       const max = optVal.readU16(m.options.get(Opt.MAX_MESSAGE_SIZE));
-      const buf = encodeMessage(reply, max === null ? 1500 - 28 : max - 28);
+      const buf = encodeMessage(reply, max === null ? 1500 - 28 : max - 28, m.options.get(Opt.PARAMETER_LIST));
       this.stats.answered++;
       sock.send(buf, dest.port, dest.address, (err) => {
         if (err) {
