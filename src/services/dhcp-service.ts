@@ -34,18 +34,20 @@ export interface DhcpService extends Service {
 
 /**
  * Reservations backed by the node store: a node's MACs map to its 'admin'
- * allocation. Lookups are cached per MAC (bounded) and the cache is dropped
- * whenever the reservation generation (maintained by triggers on node_macs,
- * nodes and allocations, migration 2) changes; the generation is read once
- * per event-loop turn, so a change committed by the API is seen by the next
- * packet handled after it. If the triggers are missing, nothing is cached.
- * `isReserved` (asked for candidate pool addresses) reads the allocations
- * inside the dynamic ranges once per generation as well.
+ * allocation. The policy asks for every DISCOVER and REQUEST, so the known
+ * MACs are held in memory: a snapshot of all of them (one query) taken
+ * whenever the reservation generation changes (triggers on node_macs, nodes
+ * and allocations, migration 2). The generation is read once per event-loop
+ * turn, so a node created or re-allocated through the API is seen by the
+ * next packet handled after the commit. Above `maxSnapshot` known MACs, or
+ * when the triggers are missing, lookups go to SQLite per packet instead.
+ * `isReserved` (asked for candidate pool addresses) uses a snapshot of the
+ * allocations inside the dynamic ranges taken the same way.
  */
-export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ start: number; end: number }>, log: Logger, maxEntries = 65_536): Reservations {
+export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ start: number; end: number }>, log: Logger, maxSnapshot = 100_000): Reservations {
   const cacheable = repo.reservationGeneration() !== null;
   if (!cacheable) log.warn('dhcp: reservation triggers missing; reservations are looked up per packet');
-  const cache = new Map<string, Reservation | null>();
+  let byMac: Map<string, Reservation> | null = null;
   let allocated: Set<number> | null = null;
   let gen = -1;
   let checked = false;
@@ -53,7 +55,7 @@ export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ st
   const hi = Math.max(...ranges.map((r) => r.end));
   const fresh = (): void => {
     if (!cacheable) {
-      cache.clear();
+      byMac = null;
       allocated = null;
       return;
     }
@@ -61,27 +63,29 @@ export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ st
     checked = true;
     setImmediate(() => (checked = false));
     const g = repo.generation();
-    if (g !== gen) {
-      gen = g;
-      cache.clear();
-      allocated = null;
+    if (g === gen) return;
+    gen = g;
+    allocated = null;
+    const rows = repo.allReservations();
+    if (rows.length > maxSnapshot) {
+      byMac = null;
+      return;
     }
+    byMac = new Map();
+    for (const r of rows) if (r.address) byMac.set(r.mac, { address: r.address, hostname: r.name.split('.')[0] });
   };
   return {
     lookup(mac) {
       fresh();
-      const hit = cache.get(mac);
-      if (hit !== undefined) return hit;
+      if (byMac) return byMac.get(mac) ?? null;
       const r = repo.reservationByMac(mac);
-      const res = r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
-      if (cache.size >= maxEntries) cache.clear();
-      cache.set(mac, res);
-      return res;
+      return r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
     },
     isReserved(address) {
       fresh();
-      if (!allocated) allocated = repo.allocatedIn(lo, hi);
-      return allocated.has(ipNum(address));
+      const set = allocated ?? repo.allocatedIn(lo, hi);
+      if (cacheable) allocated = set;
+      return set.has(ipNum(address));
     },
   };
 }

@@ -48,9 +48,19 @@ function ipAt(b: Buffer, o: number): string {
 }
 
 function putIp(b: Buffer, o: number, ip: string): void {
-  const p = ip.split('.');
-  if (p.length !== 4) throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
-  for (let k = 0; k < 4; k++) b[o + k] = Number(p[k]) & 255;
+  let part = 0;
+  let k = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (k === 3 || part > 255) throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
+      b[o + k++] = part;
+      part = 0;
+    } else if (c >= 48 && c <= 57) part = part * 10 + (c - 48);
+    else throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
+  }
+  if (k !== 3 || part > 255) throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
+  b[o + 3] = part;
 }
 
 function cString(b: Buffer, o: number, n: number): string {
