@@ -298,7 +298,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     );
   }
   if (config.services.dhcp.enabled) {
-    services.push(createDhcpService({ config, db, nodeRepo, clock, log: log.child({ component: 'dhcp' }) }));
+    services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
   return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, bootFiles, tftp, initialAdminToken, discovery, bootScripts };
 }

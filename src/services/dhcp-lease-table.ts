@@ -6,10 +6,16 @@
  * get one address) and committed by group commit: all writes queued during
  * one event-loop turn go in one transaction; each caller's promise resolves
  * only after that commit, so an ACK never leaves before its lease is durable.
+ * One commit is in flight at a time and everything that arrives meanwhile
+ * is the next batch, so an idle server commits each lease at once and a busy
+ * one amortises the fsync over many. With an inline committer (fsync on the
+ * event loop) `minCommitGapMs` spaces commits to bound the time spent blocked.
  */
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import type { LeaseCommitter } from '../store/dhcp-lease-committer.js';
 import type { DhcpLeaseRepo, LeaseOp, LeaseRow } from '../store/dhcp-leases.js';
 
 interface Offer {
@@ -29,6 +35,8 @@ export interface LeaseTableStats {
   ops: number;
   failed: number;
   offersEvicted: number;
+  /** Time spent in commits (ms), including fsync. */
+  commitMs: number;
 }
 
 /** In-memory lease/offer index with group commit to SQLite. */
@@ -39,14 +47,18 @@ export class LeaseTable {
   private readonly offeredAddr = new Map<number, string>();
   private pending: Pending[] = [];
   private scheduled = false;
+  private inFlight = false;
+  private lastCommit = -Infinity;
   /** Counters. */
-  readonly stats: LeaseTableStats = { batches: 0, ops: 0, failed: 0, offersEvicted: 0 };
+  readonly stats: LeaseTableStats = { batches: 0, ops: 0, failed: 0, offersEvicted: 0, commitMs: 0 };
 
   constructor(
     private readonly repo: DhcpLeaseRepo,
+    private readonly committer: LeaseCommitter,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly maxOffers: number,
+    private readonly minCommitGapMs = 0,
   ) {
     for (const r of repo.all()) this.index(r);
   }
@@ -189,11 +201,16 @@ export class LeaseTable {
           reject(e);
         },
       });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight || this.pending.length === 0) return;
+    this.scheduled = true;
+    const wait = this.lastCommit + this.minCommitGapMs - performance.now();
+    if (wait <= 0) setImmediate(() => void this.flush());
+    else setTimeout(() => void this.flush(), Math.ceil(wait));
   }
 
   /** Re-read one address (and its holder's rows) from SQLite after a failed write. */
@@ -208,29 +225,51 @@ export class LeaseTable {
     }
   }
 
-  /** Commit everything queued (one transaction). */
-  flush(): void {
+  /**
+   * Commit everything queued (one transaction). One commit is in flight at a
+   * time; what arrives meanwhile forms the next batch (group commit).
+   */
+  async flush(): Promise<void> {
     this.scheduled = false;
+    if (this.inFlight) return;
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    let results: Array<Error | null>;
+    this.inFlight = true;
+    const t0 = performance.now();
+    let results: Array<Error | null> | null = null;
+    let failure: Error | null = null;
     try {
-      results = this.repo.applyBatch(batch.map((p) => p.op));
+      results = await this.committer.commit(batch.map((p) => p.op));
     } catch (e) {
-      this.stats.failed += batch.length;
-      this.log.error('dhcp: lease commit failed; no reply sent for the batch', { ops: batch.length, error: errorMessage(e) });
-      for (const p of batch) p.reject(e instanceof Error ? e : new Error(errorMessage(e)));
-      return;
+      failure = e instanceof Error ? e : new Error(errorMessage(e));
     }
-    this.stats.batches++;
-    this.stats.ops += batch.length;
-    batch.forEach((p, i) => {
-      const err = results[i];
-      if (err) {
-        this.stats.failed++;
-        p.reject(err);
-      } else p.resolve();
-    });
+    this.lastCommit = performance.now();
+    this.stats.commitMs += this.lastCommit - t0;
+    this.inFlight = false;
+    if (failure || !results) {
+      this.stats.failed += batch.length;
+      this.log.error('dhcp: lease commit failed; no reply sent for the batch', { ops: batch.length, error: failure?.message });
+      for (const p of batch) p.reject(failure ?? new Error('no results'));
+    } else {
+      this.stats.batches++;
+      this.stats.ops += batch.length;
+      batch.forEach((p, i) => {
+        const err = results[i];
+        if (err) {
+          this.stats.failed++;
+          p.reject(err);
+        } else p.resolve();
+      });
+    }
+    this.schedule();
+  }
+
+  /** Wait until everything queued is committed (shutdown). */
+  async drain(): Promise<void> {
+    while (this.pending.length || this.inFlight) {
+      if (!this.inFlight) await this.flush();
+      else await new Promise((r) => setTimeout(r, 1));
+    }
   }
 }

@@ -8,14 +8,14 @@
  */
 import type { Clock } from '../lib/clock.js';
 import { LogThrottle, type Logger } from '../lib/logger.js';
-import { intToIp, ipToInt, isIPv4 } from '../lib/ip.js';
+import { intToIp, ipToInt } from '../lib/ip.js';
 import { MessageType, Opt } from '../protocols/dhcp/constants.js';
 import { optVal, type DhcpOptions } from '../protocols/dhcp/options.js';
 import type { DhcpAnswer, DhcpPolicy, DhcpRequest } from '../protocols/dhcp/policy.js';
 import { clientBootInfo, PXE_VENDOR_OPTIONS } from '../protocols/dhcp/pxe.js';
 import { chooseBoot, type BootChoice, type BootSettings } from './dhcp-boot.js';
 import { LeaseTable } from './dhcp-lease-table.js';
-import { inRange, inSubnet, poolForGiaddr, type DhcpPool } from './dhcp-pools.js';
+import { inRange, inSubnet, ipNum, poolForGiaddr, type DhcpPool } from './dhcp-pools.js';
 
 /** A known node's reserved address. */
 export interface Reservation {
@@ -63,6 +63,7 @@ export class LeasePolicy implements DhcpPolicy {
   private readonly throttle = new LogThrottle(5, 10_000, 256);
   private readonly cursor = new Map<string, number>();
   private readonly exhaustedUntil = new Map<string, number>();
+  private readonly templates = new Map<string, DhcpOptions>();
   private readonly serverIpInt: number;
   /** Counters. */
   readonly stats: DhcpPolicyStats = { offers: 0, acks: 0, naks: 0, exhausted: 0 };
@@ -111,7 +112,9 @@ export class LeasePolicy implements DhcpPolicy {
   private reservationFor(pool: DhcpPool, mac: string): Reservation | null {
     if (!pool.reservations) return null;
     const r = this.reservations.lookup(mac);
-    return r && isIPv4(r.address) && inSubnet(pool, ipToInt(r.address)) ? r : null;
+    if (!r) return null;
+    const a = ipNum(r.address);
+    return a === a && inSubnet(pool, a) ? r : null;
   }
 
   /**
@@ -122,7 +125,7 @@ export class LeasePolicy implements DhcpPolicy {
   private allowed(pool: DhcpPool, mac: string, addr: number, res: Reservation | null, now: number): 'ok' | 'force' | 'no' {
     if (addr === this.serverIpInt || !inSubnet(pool, addr)) return 'no';
     if (res) {
-      if (ipToInt(res.address) !== addr) return 'no';
+      if (ipNum(res.address) !== addr) return 'no';
       if (this.table.isFreeFor(addr, pool.name, mac, now)) return 'ok';
       // Held by another MAC: if that MAC is also entitled (another NIC of the
       // same node) it keeps it; otherwise the holder is stale (the address
@@ -159,7 +162,7 @@ export class LeasePolicy implements DhcpPolicy {
     const res = this.reservationFor(pool, mac);
     let addr: number | null = null;
     if (res) {
-      const a = ipToInt(res.address);
+      const a = ipNum(res.address);
       if (this.allowed(pool, mac, a, res, now) !== 'no') addr = a;
     }
     if (addr === null && !res) {
@@ -167,16 +170,20 @@ export class LeasePolicy implements DhcpPolicy {
       const lease = this.table.leaseOf(pool.name, mac);
       const offered = this.table.offerOf(pool.name, mac, now);
       const wanted = optVal.readIp(req.msg.options.get(Opt.REQUESTED_IP));
-      const cands = [lease && lease.state !== 'declined' ? lease.address_int : null, offered, wanted && isIPv4(wanted) ? ipToInt(wanted) : null];
+      const cands = [lease && lease.state !== 'declined' ? lease.address_int : null, offered, wanted ? ipNum(wanted) : null];
       for (const c of cands) if (c !== null && this.allowed(pool, mac, c, null, now) === 'ok') {
         addr = c;
         break;
       }
       if (addr === null) addr = this.findFree(pool, mac, now);
     }
+    if (addr === null && res) {
+      this.warn(`reserved:${mac}`, 'dhcp: reserved address is held by another NIC of the node; no offer', { mac, address: res.address });
+      return null;
+    }
     if (addr === null) {
       this.stats.exhausted++;
-      this.warn(`exhausted:${pool.name}`, 'dhcp: pool exhausted; no offer', { pool: pool.name, mac, reserved_conflict: res !== null });
+      this.warn(`exhausted:${pool.name}`, 'dhcp: pool exhausted; no offer', { pool: pool.name, mac });
       return null;
     }
     this.table.holdOffer(pool.name, mac, addr, this.s.offerHoldSeconds * 1000, now);
@@ -197,16 +204,16 @@ export class LeasePolicy implements DhcpPolicy {
         this.table.dropOffer(pool.name, mac);
         return null;
       }
-      if (wanted === null || !isIPv4(wanted)) return this.nak(req, 'SELECTING request without requested address');
-      const addr = ipToInt(wanted);
+      if (wanted === null) return this.nak(req, 'SELECTING request without requested address');
+      const addr = ipNum(wanted);
       const ok = this.allowed(pool, mac, addr, res, now);
       if (ok === 'no') return this.nak(req, `address ${wanted} not available to this client`);
       return this.commit(req, pool, addr, res, ok === 'force');
     }
     const initReboot = m.ciaddr === ZERO;
     const ipText = initReboot ? wanted : m.ciaddr;
-    if (ipText === null || !isIPv4(ipText)) return null; // RFC 2131 §4.3.2: not a valid REQUEST form
-    const addr = ipToInt(ipText);
+    if (ipText === null) return null; // RFC 2131 §4.3.2: not a valid REQUEST form
+    const addr = ipNum(ipText);
     // INIT-REBOOT: NAK an address on the wrong network (§4.3.2); RENEWING/REBINDING alike.
     if (!inSubnet(pool, addr)) return this.nak(req, `address ${ipText} is not on ${pool.name}`);
     const lease = this.table.leaseOf(pool.name, mac);
@@ -217,7 +224,7 @@ export class LeasePolicy implements DhcpPolicy {
       if (holder && holder.mac !== mac && LeaseTable.active(holder, now)) return this.nak(req, `address ${ipText} is held by another client`);
       return null;
     }
-    if (res && ipToInt(res.address) !== addr) return this.nak(req, `node is reserved ${res.address}`);
+    if (res && ipNum(res.address) !== addr) return this.nak(req, `node is reserved ${res.address}`);
     if (!res && lease!.address_int !== addr) return this.nak(req, `client's lease is ${lease!.address}`);
     const ok = this.allowed(pool, mac, addr, res, now);
     if (ok === 'no') return this.nak(req, `address ${ipText} not available to this client`);
@@ -256,8 +263,8 @@ export class LeasePolicy implements DhcpPolicy {
   private decline(req: DhcpRequest, pool: DhcpPool): null | Promise<null> {
     const wanted = optVal.readIp(req.msg.options.get(Opt.REQUESTED_IP));
     const sid = optVal.readIp(req.msg.options.get(Opt.SERVER_ID));
-    if (!wanted || !isIPv4(wanted) || (sid !== null && sid !== this.s.serverIp)) return null;
-    const addr = ipToInt(wanted);
+    if (!wanted || (sid !== null && sid !== this.s.serverIp)) return null;
+    const addr = ipNum(wanted);
     const row = this.table.row(addr);
     if (!row || row.mac !== req.mac || row.pool !== pool.name) return null;
     this.log.warn('dhcp: client declined an address (in use on the network?); quarantined', { mac: req.mac, address: wanted, seconds: this.s.declineSeconds });
@@ -270,7 +277,7 @@ export class LeasePolicy implements DhcpPolicy {
   private release(req: DhcpRequest, pool: DhcpPool): null | Promise<null> {
     const ip = req.msg.ciaddr;
     if (ip === ZERO) return null;
-    const addr = ipToInt(ip);
+    const addr = ipNum(ip);
     const row = this.table.row(addr);
     if (!row || row.mac !== req.mac || row.pool !== pool.name) return null;
     return this.table.release(addr, req.mac).then(
@@ -289,9 +296,12 @@ export class LeasePolicy implements DhcpPolicy {
     return a;
   }
 
-  private leaseAnswer(req: DhcpRequest, pool: DhcpPool, type: number, yiaddr: string, res: Reservation | null): DhcpAnswer {
-    const o: DhcpOptions = new Map();
+  /** Options that are the same in every OFFER/ACK of a pool, built once (buffers are never mutated). */
+  private template(pool: DhcpPool): DhcpOptions {
+    let o = this.templates.get(pool.name);
+    if (o) return o;
     const lease = this.s.leaseSeconds;
+    o = new Map();
     o.set(Opt.SERVER_ID, optVal.ips(this.s.serverIp));
     o.set(Opt.LEASE_TIME, optVal.u32(lease));
     o.set(Opt.RENEWAL_TIME, optVal.u32(Math.floor(lease / 2)));
@@ -302,6 +312,12 @@ export class LeasePolicy implements DhcpPolicy {
     if (this.s.dnsServers.length) o.set(Opt.DNS_SERVERS, optVal.ips(...this.s.dnsServers));
     if (this.s.domain) o.set(Opt.DOMAIN_NAME, optVal.str(this.s.domain));
     if (this.s.ntpServers.length) o.set(Opt.NTP_SERVERS, optVal.ips(...this.s.ntpServers));
+    this.templates.set(pool.name, o);
+    return o;
+  }
+
+  private leaseAnswer(req: DhcpRequest, pool: DhcpPool, type: number, yiaddr: string, res: Reservation | null): DhcpAnswer {
+    const o: DhcpOptions = new Map(this.template(pool));
     if (res) o.set(Opt.HOSTNAME, optVal.str(res.hostname));
     const a: DhcpAnswer = { type, yiaddr, options: o };
     this.addBoot(req, a);

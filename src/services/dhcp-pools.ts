@@ -54,7 +54,7 @@ function parseCidrName(s: string): string {
 /** The pool serving a request: relayed -> the pool whose subnet holds giaddr; else the admin pool. */
 export function poolForGiaddr(admin: DhcpPool, relays: readonly DhcpPool[], giaddr: string): DhcpPool | null {
   if (giaddr === '0.0.0.0') return admin;
-  const g = ipToInt(giaddr);
+  const g = ipNum(giaddr);
   for (const p of relays) if (cidrContains(p.subnet, g)) return p;
   if (cidrContains(admin.subnet, g)) return admin;
   return null;
@@ -68,4 +68,30 @@ export function inRange(p: DhcpPool, ip: number): boolean {
 /** True when `ip` (number) is a usable host address of the pool's subnet. */
 export function inSubnet(p: DhcpPool, ip: number): boolean {
   return cidrContains(p.subnet, ip) && ip !== p.subnet.network && ip !== p.subnet.broadcast;
+}
+
+/**
+ * Fast dotted-quad to number for addresses that came out of the codec or the
+ * store (always well-formed); NaN when `s` is not a dotted quad.
+ */
+export function ipNum(s: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255) return NaN;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else return NaN;
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return NaN;
+  return n * 256 + part;
 }

@@ -10,19 +10,17 @@ import type { Logger } from '../lib/logger.js';
 import { parseCidr } from '../lib/ip.js';
 import type { Service } from '../lib/service.js';
 import { DhcpServer } from '../protocols/dhcp/server.js';
-import { AllocationRepo } from '../store/allocations.js';
 import type { Db } from '../store/db.js';
 import { DhcpLeaseRepo } from '../store/dhcp-leases.js';
-import type { NodeRepo } from '../store/nodes.js';
+import { AdaptiveCommitter, inlineCommitter, WorkerCommitter } from '../store/dhcp-lease-committer.js';
 import { LeaseTable } from './dhcp-lease-table.js';
-import { LeasePolicy, type Reservations } from './dhcp-policy.js';
-import { poolsFromConfig } from './dhcp-pools.js';
+import { LeasePolicy, type Reservation, type Reservations } from './dhcp-policy.js';
+import { ipNum, poolsFromConfig } from './dhcp-pools.js';
 
 /** Dependencies of the DHCP service. */
 export interface DhcpServiceDeps {
   config: Readonly<Config>;
   db: Db;
-  nodeRepo: NodeRepo;
   clock: Clock;
   log: Logger;
 }
@@ -34,17 +32,60 @@ export interface DhcpService extends Service {
   server: DhcpServer;
 }
 
-/** Reservations backed by the node store: a node's MACs map to its 'admin' allocation. */
-export function nodeReservations(nodes: NodeRepo, allocations: AllocationRepo): Reservations {
+/**
+ * Reservations backed by the node store: a node's MACs map to its 'admin'
+ * allocation. The policy asks for every DISCOVER and REQUEST, so the known
+ * MACs are held in memory: a snapshot of all of them (one query) taken
+ * whenever the reservation generation changes (triggers on node_macs, nodes
+ * and allocations, migration 2). The generation is read once per event-loop
+ * turn, so a node created or re-allocated through the API is seen by the
+ * next packet handled after the commit. Above `maxSnapshot` known MACs, or
+ * when the triggers are missing, lookups go to SQLite per packet instead.
+ * `isReserved` (asked for candidate pool addresses) uses a snapshot of the
+ * allocations inside the dynamic ranges taken the same way.
+ */
+export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ start: number; end: number }>, log: Logger, maxSnapshot = 100_000): Reservations {
+  const cacheable = repo.reservationGeneration() !== null;
+  if (!cacheable) log.warn('dhcp: reservation triggers missing; reservations are looked up per packet');
+  let byMac: Map<string, Reservation> | null = null;
+  let allocated: Set<number> | null = null;
+  let gen = -1;
+  let checked = false;
+  const lo = Math.min(...ranges.map((r) => r.start));
+  const hi = Math.max(...ranges.map((r) => r.end));
+  const fresh = (): void => {
+    if (!cacheable) {
+      byMac = null;
+      allocated = null;
+      return;
+    }
+    if (checked) return;
+    checked = true;
+    setImmediate(() => (checked = false));
+    const g = repo.generation();
+    if (g === gen) return;
+    gen = g;
+    allocated = null;
+    const rows = repo.allReservations();
+    if (rows.length > maxSnapshot) {
+      byMac = null;
+      return;
+    }
+    byMac = new Map();
+    for (const r of rows) if (r.address) byMac.set(r.mac, { address: r.address, hostname: r.name.split('.')[0] });
+  };
   return {
     lookup(mac) {
-      const n = nodes.getByMac(mac);
-      if (!n) return null;
-      const a = allocations.get('admin', n.id);
-      return a ? { address: a.address, hostname: n.name.split('.')[0] } : null;
+      fresh();
+      if (byMac) return byMac.get(mac) ?? null;
+      const r = repo.reservationByMac(mac);
+      return r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
     },
     isReserved(address) {
-      return allocations.holder('admin', address) !== undefined;
+      fresh();
+      const set = allocated ?? repo.allocatedIn(lo, hi);
+      if (cacheable) allocated = set;
+      return set.has(ipNum(address));
     },
   };
 }
@@ -56,7 +97,14 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
   const admin = parseCidr(cfg.admin_network.address);
   const serverIp = admin.address;
   const pools = poolsFromConfig(cfg);
-  const table = new LeaseTable(new DhcpLeaseRepo(d.db), d.clock, d.log, dc.max_offers);
+  const repo = new DhcpLeaseRepo(d.db);
+  // A file database commits inline while commits are fast and on a worker
+  // thread while they are slow (fsync off the event loop); in-memory inline.
+  const worker = d.db.memory
+    ? null
+    : new WorkerCommitter(d.db.name, inlineCommitter(repo), (e) => d.log.error('dhcp: lease worker died; committing on the main thread from now on', { error: e.message }));
+  const committer = worker ? new AdaptiveCommitter(inlineCommitter(repo), worker) : inlineCommitter(repo);
+  const table = new LeaseTable(repo, committer, d.clock, d.log, dc.max_offers);
   const policy = new LeasePolicy(
     {
       mode: dc.mode,
@@ -72,7 +120,7 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
       boot: { publicUrl: cfg.services.http.public_url, tftpServer: serverIp, efiLoader: dc.efi_loader },
     },
     table,
-    nodeReservations(d.nodeRepo, new AllocationRepo(d.db)),
+    nodeReservations(repo, [pools.admin, ...pools.relays], d.log),
     d.clock,
     d.log,
   );
@@ -92,12 +140,14 @@ export function createDhcpService(d: DhcpServiceDeps): DhcpService {
     table,
     server,
     async start() {
+      if (worker) await worker.whenReady();
       await server.start();
       d.log.info('dhcp: listening', { mode: dc.mode, bind: dc.bind, ports: server.ports(), pool: `${dc.range_start}-${dc.range_end}`, relays: pools.relays.map((p) => p.name), leases: table.size });
     },
     async stop() {
       await server.stop();
-      table.flush();
+      await table.drain();
+      await committer.close();
     },
   };
 }

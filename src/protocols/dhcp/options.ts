@@ -12,11 +12,12 @@ import { Opt } from './constants.js';
 export type DhcpOptions = Map<number, Buffer>;
 
 /**
- * Parse one option area `buf[start, end)` into `chunks` (code -> list of
- * parts). Returns true when an end option was seen. Throws
- * `protocol.malformed` on an option that overruns the area.
+ * Parse one option area `buf[start, end)` into `out`; a code seen again is
+ * appended to what is there (RFC 3396 §5: concatenation in order of
+ * appearance). Returns true when an end option was seen. Throws `protocol.malformed`
+ * on an option that overruns the area.
  */
-export function parseOptionArea(buf: Buffer, start: number, end: number, chunks: Map<number, Buffer[]>, area: string): boolean {
+export function parseOptionArea(buf: Buffer, start: number, end: number, out: DhcpOptions, area: string): boolean {
   let i = start;
   while (i < end) {
     const code = buf[i];
@@ -29,19 +30,11 @@ export function parseOptionArea(buf: Buffer, start: number, end: number, chunks:
     const len = buf[i + 1];
     if (i + 2 + len > end) throw new CrowbarError('protocol.malformed', `option ${code} in ${area} overruns the area (length ${len}, ${end - i - 2} bytes left)`);
     const part = buf.subarray(i + 2, i + 2 + len);
-    const have = chunks.get(code);
-    if (have) have.push(part);
-    else chunks.set(code, [part]);
+    const have = out.get(code);
+    out.set(code, have ? Buffer.concat([have, part]) : part);
     i += 2 + len;
   }
   return false;
-}
-
-/** Join the collected parts of each option (RFC 3396 §5: concatenation in order of appearance). */
-export function joinOptionChunks(chunks: Map<number, Buffer[]>): DhcpOptions {
-  const out: DhcpOptions = new Map();
-  for (const [code, parts] of chunks) out.set(code, parts.length === 1 ? parts[0] : Buffer.concat(parts));
-  return out;
 }
 
 /** Encoded size of the options (each value split into 255-byte instances, RFC 3396 §6) without the end option. */

@@ -18,7 +18,7 @@ import {
   SNAME_OFFSET,
   SNAME_SIZE,
 } from './constants.js';
-import { encodedOptionsSize, joinOptionChunks, parseOptionArea, writeOptions, type DhcpOptions } from './options.js';
+import { encodedOptionsSize, parseOptionArea, writeOptions, type DhcpOptions } from './options.js';
 
 /** A decoded (or to-be-encoded) DHCP/BOOTP message. Addresses are dotted quads. */
 export interface DhcpMessage {
@@ -48,9 +48,19 @@ function ipAt(b: Buffer, o: number): string {
 }
 
 function putIp(b: Buffer, o: number, ip: string): void {
-  const p = ip.split('.');
-  if (p.length !== 4) throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
-  for (let k = 0; k < 4; k++) b[o + k] = Number(p[k]) & 255;
+  let part = 0;
+  let k = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (k === 3 || part > 255) throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
+      b[o + k++] = part;
+      part = 0;
+    } else if (c >= 48 && c <= 57) part = part * 10 + (c - 48);
+    else throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
+  }
+  if (k !== 3 || part > 255) throw new CrowbarError('bad_request', `not an IPv4 address: ${ip}`);
+  b[o + 3] = part;
 }
 
 function cString(b: Buffer, o: number, n: number): string {
@@ -72,18 +82,18 @@ export function decodeMessage(buf: Buffer): DhcpMessage {
   const hlen = buf[2];
   if (hlen > 16) throw new CrowbarError('protocol.malformed', `hlen ${hlen} exceeds the 16-byte chaddr field`);
   if (buf.readUInt32BE(HEADER_SIZE) !== MAGIC_COOKIE) throw new CrowbarError('protocol.malformed', 'no DHCP magic cookie');
-  const chunks = new Map<number, Buffer[]>();
-  parseOptionArea(buf, HEADER_SIZE + 4, buf.length, chunks, 'options');
+  const options: DhcpOptions = new Map();
+  parseOptionArea(buf, HEADER_SIZE + 4, buf.length, options, 'options');
   // RFC 2131 §4.1: option 52 may only appear in the options field; the file
   // field is parsed before sname, and instances are concatenated (RFC 3396).
   let overload = 0;
-  const ov = chunks.get(Opt.OVERLOAD);
+  const ov = options.get(Opt.OVERLOAD);
   if (ov) {
-    if (ov.length !== 1 || ov[0].length !== 1 || ov[0][0] < 1 || ov[0][0] > 3) throw new CrowbarError('protocol.malformed', 'bad option 52 (overload)');
-    overload = ov[0][0];
-    if (overload & 1) parseOptionArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_SIZE, chunks, 'file');
-    if (overload & 2) parseOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_SIZE, chunks, 'sname');
-    if (chunks.get(Opt.OVERLOAD)!.length !== 1) throw new CrowbarError('protocol.malformed', 'option 52 repeated inside an overloaded field');
+    if (ov.length !== 1 || ov[0] < 1 || ov[0] > 3) throw new CrowbarError('protocol.malformed', 'bad option 52 (overload)');
+    overload = ov[0];
+    if (overload & 1) parseOptionArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_SIZE, options, 'file');
+    if (overload & 2) parseOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_SIZE, options, 'sname');
+    if (options.get(Opt.OVERLOAD) !== ov) throw new CrowbarError('protocol.malformed', 'option 52 repeated inside an overloaded field');
   }
   return {
     op,
@@ -100,7 +110,7 @@ export function decodeMessage(buf: Buffer): DhcpMessage {
     chaddr: Buffer.from(buf.subarray(28, 28 + hlen)),
     sname: overload & 2 ? '' : cString(buf, SNAME_OFFSET, SNAME_SIZE),
     file: overload & 1 ? '' : cString(buf, FILE_OFFSET, FILE_SIZE),
-    options: joinOptionChunks(chunks),
+    options,
   };
 }
 
@@ -110,24 +120,25 @@ const ESSENTIAL = new Set<number>([Opt.MESSAGE_TYPE, Opt.SERVER_ID, Opt.LEASE_TI
 /**
  * Encode a message. `maxSize` is the largest DHCP message the client accepts
  * (option 57; never below 576, RFC 2132 §9.10). When the options do not fit,
- * options the client did not ask for in option 55 are dropped first, then
+ * options the client did not ask for in option 55 (`requested`, or an
+ * option 55 found among the options, which is then not written) are dropped first, then
  * the free `file`/`sname` fields carry the rest (option 52). Throws
  * `protocol.malformed` if the essentials still do not fit.
  */
-export function encodeMessage(m: DhcpMessage, maxSize = 1500): Buffer {
+export function encodeMessage(m: DhcpMessage, maxSize = 1500, requested?: Buffer): Buffer {
   const limit = Math.max(MIN_MAX_MESSAGE_SIZE, maxSize);
   const fixed = HEADER_SIZE + 4;
   let opts = m.options;
-  let size = fixed + encodedOptionsSize(opts) + 1;
-  if (size > limit) {
-    const wanted = m.options.get(Opt.PARAMETER_LIST);
-    const requested = new Set<number>(wanted ? [...wanted] : []);
-    opts = new Map([...opts].filter(([c]) => ESSENTIAL.has(c) || requested.has(c)));
-    opts.delete(Opt.PARAMETER_LIST);
-    size = fixed + encodedOptionsSize(opts) + 1;
-  } else if (opts.has(Opt.PARAMETER_LIST)) {
+  if (opts.has(Opt.PARAMETER_LIST)) {
+    // A parameter list among the options to write is taken as the client's request list.
+    requested ??= opts.get(Opt.PARAMETER_LIST);
     opts = new Map(opts);
     opts.delete(Opt.PARAMETER_LIST);
+  }
+  let size = fixed + encodedOptionsSize(opts) + 1;
+  if (size > limit) {
+    const wanted = new Set<number>(requested ? [...requested] : []);
+    opts = new Map([...opts].filter(([c]) => ESSENTIAL.has(c) || wanted.has(c)));
     size = fixed + encodedOptionsSize(opts) + 1;
   }
   let fileOpts: DhcpOptions | null = null;

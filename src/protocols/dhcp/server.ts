@@ -51,6 +51,17 @@ export interface DhcpServerStats {
 }
 
 const ZERO = '0.0.0.0';
+
+/**
+ * Receive buffer asked for: absorbs a PXE boot storm or a scheduling gap of
+ * the process (the kernel caps it at net.core.rmem_max, x2 for overhead).
+ */
+const RECV_BUFFER = 1 << 20;
+
+/** Destinations are always IPv4 literals: skip dgram's DNS lookup step. */
+function literalLookup(host: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, host, 4);
+}
 const VALID_TYPES = new Set<number>([MessageType.DISCOVER, MessageType.REQUEST, MessageType.DECLINE, MessageType.RELEASE, MessageType.INFORM]);
 
 /** A running DHCP server. */
@@ -72,7 +83,7 @@ export class DhcpServer {
     if (this.o.pxePort !== null) ports.push([this.o.pxePort, 'pxe']);
     try {
       for (const [port, listener] of ports) {
-        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+        const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup, recvBufferSize: RECV_BUFFER });
         await new Promise<void>((resolve, reject) => {
           const onErr = (e: Error) => reject(new CrowbarError('service.failed', `dhcp: cannot bind ${this.o.bind}:${port}: ${e.message}`));
           sock.once('error', onErr);
@@ -166,6 +177,7 @@ export class DhcpServer {
       this.stats.silent++;
       return;
     }
+    if (this.sockets.length === 0) return; // stopped while the policy was committing
     try {
       const m = req.msg;
       const dest = replyDestination({
@@ -184,9 +196,6 @@ export class DhcpServer {
       // RFC 3046 §2.2: echo the relay agent information option.
       const rai = m.options.get(Opt.RELAY_AGENT_INFO);
       if (rai && m.giaddr !== ZERO) options.set(Opt.RELAY_AGENT_INFO, rai);
-      // Keep the client's parameter list for the size fit in encodeMessage.
-      const prl = m.options.get(Opt.PARAMETER_LIST);
-      if (prl) options.set(Opt.PARAMETER_LIST, prl);
       const nak = a.type === MessageType.NAK;
       const reply: DhcpMessage = {
         op: BOOTREPLY,
@@ -209,7 +218,7 @@ export class DhcpServer {
       };
       // RFC 2132 §9.10: honour the client's maximum message size (minus IP/UDP headers).
       const max = optVal.readU16(m.options.get(Opt.MAX_MESSAGE_SIZE));
-      const buf = encodeMessage(reply, max === null ? 1500 - 28 : max - 28);
+      const buf = encodeMessage(reply, max === null ? 1500 - 28 : max - 28, m.options.get(Opt.PARAMETER_LIST));
       this.stats.answered++;
       sock.send(buf, dest.port, dest.address, (err) => {
         if (err) {
