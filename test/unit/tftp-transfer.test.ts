@@ -172,3 +172,22 @@ describe('ReadTransfer', () => {
     expect(s.result()).toMatchObject({ ok: false, reason: 'client error 8: no thanks' });
   });
 });
+
+describe('ReadTransfer timeout option', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }));
+  afterEach(() => vi.useRealTimers());
+  it('uses a negotiated timeout as the upper bound of the backoff (RFC 2349)', async () => {
+    const s = setup(100, [['timeout', '1']], { timeoutMs: 300, maxTimeoutMs: 8000, retries: 5 });
+    s.t.start();
+    await settle();
+    expect(s.take()).toEqual([{ op: OP.OACK, options: [['timeout', '1']] }]);
+    vi.advanceTimersByTime(300);
+    expect(s.take()).toHaveLength(1); // first retransmission after 300 ms
+    vi.advanceTimersByTime(599);
+    expect(s.sent).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(s.take()).toHaveLength(1); // then 600 ms
+    vi.advanceTimersByTime(1000);
+    expect(s.take()).toHaveLength(1); // then capped at 1 s (not 1.2 s)
+  });
+});
