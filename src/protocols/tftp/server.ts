@@ -74,6 +74,8 @@ export class TftpServer {
   private readonly limits: TftpLimits;
   private readonly transfers = new Map<string, { transfer: ReadTransfer | null; sock: dgram.Socket | null }>();
   private readonly rate: RateLimiter;
+  /** Separate budget for ERROR answers to malformed datagrams, so junk cannot starve real requests. */
+  private readonly errorRate: RateLimiter;
   private readonly throttle = new LogThrottle(10, 10_000);
   private readonly makeSocket: () => dgram.Socket;
   private stopped = false;
@@ -83,6 +85,7 @@ export class TftpServer {
   constructor(private readonly o: TftpServerOptions) {
     this.limits = { ...DEFAULT_TFTP_LIMITS, ...o.limits };
     this.rate = new RateLimiter(this.limits.requestsPerSecond, this.limits.requestBurst);
+    this.errorRate = new RateLimiter(this.limits.requestsPerSecond, this.limits.requestBurst);
     this.makeSocket = o.createSocket ?? (() => dgram.createSocket({ type: 'udp4' }));
   }
 
@@ -148,7 +151,7 @@ export class TftpServer {
     if (!d.ok) {
       this.warn(`bad:${rinfo.address}`, 'tftp: malformed datagram dropped', { client: rinfo.address, reason: d.reason, bytes: msg.length });
       // Answer malformed requests with an ERROR (rate-limited); junk shorter than an opcode gets nothing.
-      if (d.code !== undefined && this.rate.take(rinfo.address, now)) this.replyError(rinfo, d.code, d.reason);
+      if (d.code !== undefined && this.errorRate.take(rinfo.address, now)) this.replyError(rinfo, d.code, d.reason);
       return;
     }
     const p = d.packet;

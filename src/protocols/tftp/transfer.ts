@@ -234,11 +234,13 @@ export class ReadTransfer {
   }
 
   private delay(): number {
+    // Exponential backoff from the configured first timeout. RFC 2349 section 2:
+    // a negotiated timeout is echoed; we treat it as the upper bound of the
+    // backoff, never as a floor (curl sends "timeout 5" derived from --max-time,
+    // and waiting 5 s per lost packet would stall lossy links for no gain).
     const neg = this.o.negotiated.timeoutSec;
-    // RFC 2349 section 2: a negotiated timeout is the retransmission interval;
-    // otherwise exponential backoff from the configured first timeout.
-    if (neg !== null) return neg * 1000;
-    return Math.min(this.o.retry.maxTimeoutMs, this.o.retry.timeoutMs * 2 ** this.tries);
+    const cap = neg !== null ? Math.min(neg * 1000, this.o.retry.maxTimeoutMs) : this.o.retry.maxTimeoutMs;
+    return Math.min(cap, this.o.retry.timeoutMs * 2 ** this.tries);
   }
 
   private arm(): void {
