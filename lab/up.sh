@@ -23,6 +23,12 @@ fi
 ip -n "$CBLAB_NS" link set "$CBLAB_BR" up
 ip -n "$CBLAB_NS" addr replace "$CBLAB_SERVER_IP/24" dev "$CBLAB_BR"
 ip -n "$CBLAB_NS" -6 addr replace "$CBLAB_SERVER_IP6/64" dev "$CBLAB_BR" nodad
+# A route for the limited broadcast 255.255.255.255 through the bridge: without a default
+# route, a socket bound to 0.0.0.0 (Node has no SO_BINDTODEVICE) gets ENETUNREACH sending to
+# 255.255.255.255, which DHCP replies to broadcast-flagged requests need (RFC 2131 §4.1;
+# OVMF's own PXE client accepts nothing else before it has an address).
+ip -n "$CBLAB_NS" route replace broadcast 255.255.255.255 dev "$CBLAB_BR" src "$CBLAB_SERVER_IP" table local 2>/dev/null ||
+  ip -n "$CBLAB_NS" route replace 255.255.255.255/32 dev "$CBLAB_BR" src "$CBLAB_SERVER_IP"
 if ! ip -n "$CBLAB_BMC_NS" link show bmc0 >/dev/null 2>&1; then
   ip -n "$CBLAB_NS" link add bmc0p type veth peer name bmc0 netns "$CBLAB_BMC_NS"
   ip -n "$CBLAB_NS" link set bmc0p master "$CBLAB_BR" up
