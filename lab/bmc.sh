@@ -3,7 +3,8 @@
 # an address of the lab admin network, inside $CBLAB_BMC_NS:
 #   ipmitool -I lanplus -C 3 -H <ip> -U $CBLAB_BMC_USER -P $CBLAB_BMC_PASS chassis power on
 # Power and boot-device commands run bmc-chassis.sh, which drives vm.sh.
-# bmc.sh start NAME --ip A.B.C.D [-- VM_OPTIONS]   (VM options are saved, the VM stays off)
+# bmc.sh start NAME --ip A.B.C.D [--inband] [-- VM_OPTIONS]   (VM options are saved, the VM stays off)
+#   --inband  also give the VM an in-band IPMI (KCS) interface to this BMC: the guest sees /dev/ipmi0
 # bmc.sh stop NAME | status NAME
 source "$(dirname "$0")/lib.sh"
 lab_need_root
@@ -20,10 +21,11 @@ case "$cmd" in
   start) ;;
   *) lab_die "unknown command $cmd" ;;
 esac
-IP=""; VMOPTS=()
+IP=""; VMOPTS=(); INBAND=0
 while (($#)); do
   case "$1" in
     --ip) IP=$2; shift ;;
+    --inband) INBAND=1 ;;
     --) shift; VMOPTS=("$@"); break ;;
     *) lab_die "unknown option $1" ;;
   esac
@@ -34,6 +36,7 @@ lab_pid_alive "$B/ipmi_sim.pid" && { lab_log "bmc $name already running"; exit 0
 mkdir -p "$B/state"
 echo "$IP" > "$B/ip"
 ip -n "$CBLAB_BMC_NS" addr replace "$IP/24" dev bmc0
+((INBAND)) && VMOPTS+=(--ipmi-port "$IP:9002")
 CBLAB_CONFIG_ONLY=1 "$LAB_DIR/vm.sh" start "$name" "${VMOPTS[@]}"
 guid=$(printf '%s' "bmc/$CBLAB_NAME/$name" | md5sum | cut -c1-32)
 cat > "$B/lan.conf" <<EOC
@@ -49,6 +52,7 @@ set_working_mc 0x20
     allowed_auths_admin none md2 md5 straight
     guid $guid
   endlan
+$( ((INBAND)) && echo "  serial 15 $IP 9002 codec VM")
   chassis_control "$LAB_DIR/bmc-chassis.sh $name"
   user 1 true "" "" user 10 none md2 md5 straight
   user 2 true "$CBLAB_BMC_USER" "$CBLAB_BMC_PASS" admin 10 none md2 md5 straight

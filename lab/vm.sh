@@ -11,6 +11,8 @@
 #   --mem MB (256)  --cpus N (1)  --disk SIZE|none (4G, sparse qcow2)
 #   --serialno S       DMI system serial (default CB-<NAME>)
 #   --reboot           a guest reboot restarts the VM (default: reboot = power off, -no-reboot)
+#   --ipmi-port H:P    in-band IPMI: a KCS interface (qemu ipmi-bmc-extern + isa-ipmi-kcs) wired to
+#                      the BMC simulator's "serial ... codec VM" port at H:P (bmc.sh --inband sets it)
 # vm.sh stop NAME | status NAME | wait NAME [TIMEOUT_S] | list
 # The boot device (pxe|disk) comes from $CBLAB_STATE/vm/NAME/bootdev (written by the BMC).
 source "$(dirname "$0")/lib.sh"
@@ -35,19 +37,19 @@ case "$cmd" in
 esac
 mkdir -p "$D"
 hex=$(printf '%s' "$CBLAB_NAME/$name" | md5sum | cut -c1-4)
-MAC="52:54:00:cb:${hex:0:2}:${hex:2:2}"; FW=bios; NIC=virtio; ROM=ipxe; MEM=256; CPUS=1; DISK=4G; SERIALNO="CB-$name"; REBOOT=0
+MAC="52:54:00:cb:${hex:0:2}:${hex:2:2}"; FW=bios; NIC=virtio; ROM=ipxe; MEM=256; CPUS=1; DISK=4G; SERIALNO="CB-$name"; REBOOT=0; IPMI_PORT=
 [[ -f "$D/config" ]] && source "$D/config"
 while (($#)); do
   case "$1" in
     --mac) MAC=$2; shift ;; --fw) FW=$2; shift ;; --nic) NIC=$2; shift ;; --rom) ROM=$2; shift ;;
     --mem) MEM=$2; shift ;; --cpus) CPUS=$2; shift ;; --disk) DISK=$2; shift ;; --serialno) SERIALNO=$2; shift ;;
-    --reboot) REBOOT=1 ;;
+    --reboot) REBOOT=1 ;; --ipmi-port) IPMI_PORT=$2; shift ;;
     *) lab_die "unknown option $1" ;;
   esac
   shift
 done
 [[ "$FW" == bios || "$FW" == uefi ]] || lab_die "--fw bios|uefi"
-declare -p MAC FW NIC ROM MEM CPUS DISK SERIALNO REBOOT | sed 's/^declare -- //' > "$D/config"
+declare -p MAC FW NIC ROM MEM CPUS DISK SERIALNO REBOOT IPMI_PORT | sed 's/^declare -- //' > "$D/config"
 [[ -n "${CBLAB_CONFIG_ONLY:-}" ]] && exit 0
 lab_pid_alive "$D/qemu.pid" && { rm -f "$D/starting"; lab_log "vm $name already on"; exit 0; }
 
@@ -84,6 +86,10 @@ else
   # SeaBIOS "sercon": mirror the BIOS/iPXE console to the serial port (0x3f8)
   printf '\xf8\x03' > "$D/sercon-port"
   Q+=(-fw_cfg "name=etc/sercon-port,file=$D/sercon-port")
+fi
+if [[ -n "$IPMI_PORT" ]]; then
+  Q+=(-chardev "socket,id=ipmi0,host=${IPMI_PORT%:*},port=${IPMI_PORT##*:},reconnect=2"
+      -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0,ioport=0xca2)
 fi
 printf '%q ' "${Q[@]}" > "$D/cmdline"
 echo "=== lab $(date -Is) power on $name fw=$FW nic=$NIC mac=$MAC bootdev=$bootdev accel=$accel ===" >> "$D/serial.log"

@@ -72,7 +72,8 @@ describe.skipIf(!can.ok)('lab: PXE discovery of qemu machines', () => {
     token = lab.token();
     VMS.forEach((vm, i) => {
       const opts = ['--fw', vm.fw, '--nic', vm.nic, '--mem', String(vm.mem), '--cpus', String(vm.cpus), '--disk', `${vm.disk}G`];
-      if (vm.via === 'bmc') lab.run('bmc.sh', ['start', vm.name, '--ip', `${lab.net}.${200 + i}`, '--', ...opts]);
+      // the BMC-powered machine also gets an in-band IPMI (KCS) interface to its BMC
+      if (vm.via === 'bmc') lab.run('bmc.sh', ['start', vm.name, '--ip', `${lab.net}.${200 + i}`, '--inband', '--', ...opts]);
       else {
         // save the machine's configuration now, power it on in the test
         execFileSync('bash', [join(ROOT, 'lab', 'vm.sh'), 'start', vm.name, ...opts], { env: { ...lab.env, CBLAB_CONFIG_ONLY: '1' } });
@@ -231,4 +232,30 @@ describe.skipIf(!can.ok)('lab: PXE discovery of qemu machines', () => {
     // a node in problem keeps its agent waiting (no reboot)
     expect(lab.run('vm.sh', ['status', 'vm1']).trim()).toBe('on');
   }, 120_000);
+
+  it('an allocated node with an in-band BMC completes hardware-install: BMC address and user configured', async () => {
+    const b = booted.get('vm3')!;
+    const bmcIp = `${lab.net}.${200 + VMS.findIndex((v) => v.name === 'vm3')}`;
+    const w = new SerialWatcher(serial('vm3'), Date.now());
+    expect(lab.curl('POST', `/api/v1/nodes/${b.node}/transition`, { token, body: JSON.stringify({ to: 'hardware-installing' }) }).status).toBe(200);
+    const deadline = Date.now() + 100_000;
+    let text = '';
+    while (Date.now() < deadline && !/final action|transition -> problem/.test(text)) {
+      text = w.poll();
+      await sleep(500);
+    }
+    const node = lab.curl('GET', `/api/v1/nodes/${b.node}`, { token }).body;
+    const log = () => lab.curl('GET', `/api/v1/nodes/${b.node}/log`, { token }).body.lines.map((l: any) => l.line).slice(-30).join('\n');
+    expect(node.state, `${node.problem_reason}\n${log()}`).toBe('hardware-installed');
+    expect(text, text.slice(-1500)).toMatch(/transition -> hardware-installed/);
+    expect(text).toMatch(/appliance says: reboot \(hardware-installed\)/);
+    expect(node.bmc_user).toBe('crowbar');
+    expect(node.bmc_password_set).toBe(true);
+    expect(node.power_driver).toBe('ipmi');
+    // ask the BMC itself, over the LAN: the agent configured it from inside the machine
+    const lan = ipmi(bmcIp, 'lan', 'print', '1');
+    expect(lan).toMatch(new RegExp(`^IP Address\\s+: ${node.bmc_address.replace(/\./g, '\\.')}$`, 'm'));
+    expect(ipmi(bmcIp, 'user', 'list', '1')).toMatch(/^3\s+crowbar\s+.*ADMINISTRATOR/m);
+    lab.run('vm.sh', ['wait', 'vm3', '30']);
+  }, 150_000);
 });
