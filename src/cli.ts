@@ -40,6 +40,9 @@ async function serve(args: string[]): Promise<number> {
   if (app.initialAdminToken) {
     process.stdout.write(`admin API token (shown once, also in ${config.data_dir}/admin.token): ${app.initialAdminToken}\n`);
   }
+  if (app.initialAdminPassword) {
+    process.stdout.write(`console user admin, password (shown once, also in ${config.data_dir}/admin.password): ${app.initialAdminPassword}\n`);
+  }
   const ac = new AbortController();
   const onSignal = (sig: string) => {
     app.log.info('signal received, stopping', { signal: sig });

@@ -19,6 +19,22 @@ import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { registerNodeRoutes } from './api/nodes.js';
+import { UserRepo } from './store/users.js';
+import { SessionRepo } from './store/sessions.js';
+import { TokenAdmin } from './store/tokens.js';
+import { WebhookRepo } from './store/webhooks.js';
+import { EventLog } from './store/event-log.js';
+import { AllocationRepo } from './store/allocations.js';
+import { AccountService } from './services/accounts.js';
+import { EventFeed } from './services/feed.js';
+import { WebhookDispatcher, fetchPoster } from './services/webhooks.js';
+import { registerSessionRoutes, sessionAuth, sessionCookie } from './api/session.js';
+import { registerUserRoutes } from './api/users.js';
+import { registerEventRoutes } from './api/events.js';
+import { registerWebhookRoutes } from './api/webhooks.js';
+import { registerAllocationRoutes } from './api/allocations.js';
+import { registerOpenApiRoute } from './api/openapi.js';
+import { registerConsole } from './console/plugin.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -35,6 +51,11 @@ export interface Appliance {
   services: Service[];
   /** The admin token when it was created by this start (first start only). */
   initialAdminToken: string | null;
+  /** The console admin password when it was created by this start (first start only). */
+  initialAdminPassword: string | null;
+  accounts: AccountService;
+  feed: EventFeed;
+  webhooks: WebhookDispatcher;
 }
 
 /** Optional overrides (tests inject a clock or a logger). */
@@ -53,6 +74,16 @@ function ensureAdminToken(cfg: Readonly<Config>, tokens: TokenRepo, clock: Clock
   return token;
 }
 
+/** Create the console user `admin` on first start; password stored 0600 in the data directory. */
+async function ensureAdminPassword(cfg: Readonly<Config>, accounts: AccountService): Promise<string | null> {
+  const password = await accounts.ensureInitialAdmin();
+  if (password === null) return null;
+  const file = join(cfg.data_dir, 'admin.password');
+  writeFileSync(file, password + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return password;
+}
+
 /** Build the appliance from a validated config (nothing listens yet). */
 export async function createAppliance(config: Readonly<Config>, deps: ApplianceDeps = {}): Promise<Appliance> {
   const clock = deps.clock ?? systemClock;
@@ -67,16 +98,36 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   nodes.recoverInterrupted();
   const initialAdminToken = ensureAdminToken(config, tokens, clock);
 
+  // Console: users, sessions, live events, webhooks.
+  const sessions = new SessionRepo(db);
+  const accounts = new AccountService(new UserRepo(db), sessions, clock, log.child({ component: 'accounts' }));
+  const initialAdminPassword = await ensureAdminPassword(config, accounts);
+  const cookie = sessionCookie(config.services.http.public_url);
+  const eventLog = new EventLog(db);
+  const feed = new EventFeed(eventLog, nodeRepo, bus, log.child({ component: 'events' }));
+  const webhookRepo = new WebhookRepo(db);
+  const webhooks = new WebhookDispatcher(webhookRepo, fetchPoster, clock, log.child({ component: 'webhooks' }));
+  feed.subscribe((e) => webhooks.onEvent(e));
+  feed.start();
+
   const services: Service[] = [];
   const status: Record<string, string> = {};
   const http = await createApiServer({
     host: config.services.http.bind,
     port: config.services.http.port,
     tokens,
+    sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
   registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
+  registerSessionRoutes(http, accounts, sessions, cookie);
+  registerUserRoutes(http, accounts, tokens, new TokenAdmin(db), clock);
+  const streams = registerEventRoutes(http, feed, nodes, nodeRepo, eventLog, clock);
+  registerWebhookRoutes(http, webhookRepo, webhooks, clock);
+  registerAllocationRoutes(http, new AllocationRepo(db), nodes);
+  registerOpenApiRoute(http, '0.1.0');
+  registerConsole(http);
 
   if (config.services.http.enabled) {
     services.push(
@@ -93,7 +144,24 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken };
+  // After http: stops first, closing event streams so the HTTP server can stop.
+  const purge = setInterval(() => sessions.purge(clock.now()), 3600_000);
+  purge.unref();
+  services.push(
+    service(
+      'events',
+      async () => {
+        webhooks.start();
+      },
+      async () => {
+        clearInterval(purge);
+        streams.closeAll();
+        feed.stop();
+        webhooks.stop();
+      },
+    ),
+  );
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks };
 }
 
 /**
