@@ -10,6 +10,8 @@ const USAGE = `usage: crowbar <command> [options]
 
 commands:
   serve [--config FILE]   run the appliance (default config: loopback, ./var/crowbar)
+  machines <verb> ...     nodes over the REST API: list|show|allocate|reboot|poweron|
+                          shutdown|identify|reinstall|reset|delete (crowbar machines help)
   help                    this text
 `;
 
@@ -59,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'machines':
+      return (await import('./cli/machines.js')).machines(rest, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), tty: process.stderr.isTTY === true });
     case undefined:
     case 'help':
     case '--help':
