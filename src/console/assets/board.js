@@ -69,8 +69,9 @@ export function mount(root) {
       return lane;
     });
     const title = h('span', {}, rack === NO_RACK ? 'Unplaced' : `Rack ${rack}`);
-    const section = h('section', { class: 'rack', dataset: { rack } }, h('h2', {}, title, h('span', { class: 'rack-total' })), h('div', { class: 'lanes' }, laneEls));
-    g = { section, lanes, n: 0 };
+    const rackTotal = h('span', { class: 'rack-total' });
+    const section = h('section', { class: 'rack', dataset: { rack } }, h('h2', {}, title, rackTotal), h('div', { class: 'lanes' }, laneEls));
+    g = { section, lanes, n: 0, total: rackTotal };
     racks.set(rack, g);
     // Keep racks sorted (numeric-aware), "Unplaced" last; new racks are rare.
     const order = [...racks.keys()].sort((a, b) => (a === NO_RACK ? 1 : b === NO_RACK ? -1 : a.localeCompare(b, undefined, { numeric: true })));
@@ -95,11 +96,12 @@ export function mount(root) {
   }
 
   function paint(el, s) {
-    el.className = `tile b-${s.bucket}${s.allocated ? ' allocated' : ''}`;
+    const cls = `tile b-${s.bucket}${s.allocated ? ' allocated' : ''}`;
+    if (el.className !== cls) el.className = cls;
     el.dataset.state = s.state;
     el.dataset.bucket = s.bucket;
     el.title = `${s.name}\n${s.state}${s.problem_reason ? `: ${s.problem_reason}` : ''}${s.rack ? `\nrack ${s.rack}${s.chassis ? `, chassis ${s.chassis}` : ''}` : ''}`;
-    el.lastChild.textContent = s.state;
+    setText(el.lastChild, s.state);
   }
 
   function place(s, el) {
@@ -147,19 +149,24 @@ export function mount(root) {
     t.s = s;
   }
 
+  // Only touch text that changed: rewriting equal text still invalidates layout.
+  function setText(el, t) {
+    if (el.textContent !== t) el.textContent = t;
+  }
+
   function refreshCounts() {
-    for (const [b] of BUCKETS) countEls[b].firstChild.textContent = String(counts[b] || 0);
-    total.textContent = `${tiles.size} node${tiles.size === 1 ? '' : 's'}`;
+    for (const [b] of BUCKETS) setText(countEls[b].firstChild, String(counts[b] || 0));
+    setText(total, `${tiles.size} node${tiles.size === 1 ? '' : 's'}`);
     for (const [rack, g] of racks) {
       for (const l of g.lanes.values()) {
-        l.count.textContent = String(l.n);
-        l.lane.classList.toggle('empty', l.n === 0);
+        setText(l.count, String(l.n));
+        if (l.lane.classList.contains('empty') !== (l.n === 0)) l.lane.classList.toggle('empty', l.n === 0);
       }
-      g.section.hidden = g.n === 0;
-      g.section.querySelector('.rack-total').textContent = ` ${g.n} node${g.n === 1 ? '' : 's'}`;
-      if (rack === NO_RACK) g.section.classList.toggle('only', racks.size === 1);
+      if (g.section.hidden !== (g.n === 0)) g.section.hidden = g.n === 0;
+      setText(g.total, ` ${g.n} node${g.n === 1 ? '' : 's'}`);
+      if (rack === NO_RACK && g.section.classList.contains('only') !== (racks.size === 1)) g.section.classList.toggle('only', racks.size === 1);
     }
-    empty.hidden = tiles.size > 0;
+    if (empty.hidden !== tiles.size > 0) empty.hidden = tiles.size > 0;
     stats.nodes = tiles.size;
   }
 
@@ -171,6 +178,7 @@ export function mount(root) {
     refreshCounts();
     stats.frames++;
     stats.lastFrameAt = performance.now();
+    stats.lastFlushAt = Date.now();
   }
 
   function queue(e) {
@@ -183,6 +191,7 @@ export function mount(root) {
     const d = e.data || {};
     pending.set(d.node, d.summary || null);
     if (d.summary && d.summary.name !== d.node) pending.set(d.summary.name, d.summary);
+    stats.lastQueuedAt = Date.now();
     if (!frame) frame = requestAnimationFrame(flush);
   }
 
