@@ -145,7 +145,10 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     );
   }
   // After http: stops first, closing event streams so the HTTP server can stop.
-  const purge = setInterval(() => sessions.purge(clock.now()), 3600_000);
+  const purge = setInterval(() => {
+    sessions.purge(clock.now());
+    webhookRepo.prune(clock.now() - 30 * 86400_000);
+  }, 3600_000);
   purge.unref();
   services.push(
     service(

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { removeDataDir, ROOT, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { verifySignature } from '../../src/lib/signature.js';
+import { openDatabase } from '../../src/store/db.js';
+import { NodeRepo } from '../../src/store/nodes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -167,6 +169,23 @@ describe.skipIf(!existsSync(CHROMIUM))('console in Chromium', () => {
 
     await page.click('a[data-nav="networks"]');
     await page.waitForSelector('#allocations');
+
+    // Rack grouping: inventory with a rack (as discovery reports it) puts the node in its rack's section.
+    const db = openDatabase(join(app.dataDir, 'crowbar.db'));
+    try {
+      const repo = new NodeRepo(db);
+      for (const [i, rack] of [[5, 'R2'], [6, 'R10']] as const) repo.setInventory(repo.getByName(nodeName(i))!.id, { rack, chassis: 'c1' }, Date.now());
+    } finally {
+      db.close();
+    }
+    await page.click('a[data-nav="board"]');
+    await boardLoaded(page);
+    expect(await page.$$eval('#board section.rack:not([hidden])', (ss) => ss.map((s) => (s as HTMLElement).dataset.rack))).toEqual(['R2', 'R10', '']);
+    expect(await page.textContent(`section.rack[data-rack="R2"] .tile[data-node="${nodeName(5)}"]`)).toContain('discovered');
+    // Live: a transition carries the summary (with its rack) to the open board.
+    await app.api(`/api/v1/nodes/${nodeName(6)}/transition`, { body: { to: 'hardware-installing' } });
+    await page.waitForSelector(`section.rack[data-rack="R10"] .lane.b-building .tile[data-node="${nodeName(6)}"]`);
+    await shot(page, '06b-racks');
     expect(pageErrors).toEqual([]);
   });
 
