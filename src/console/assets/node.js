@@ -45,7 +45,7 @@ export function mount(root, [name], session) {
       probe(`/api/v1/nodes/${encodeURIComponent(n.name)}/network`),
       probe(`/api/v1/nodes/${encodeURIComponent(n.name)}/power`),
       probe(`/api/v1/nodes/${encodeURIComponent(n.name)}/runlist`),
-      probe(`/api/v1/nodes/${encodeURIComponent(n.name)}/logs`),
+      probe(`/api/v1/nodes/${encodeURIComponent(n.name)}/log?limit=500`),
     ]);
     if (!alive) return;
     const inv = n.inventory || {};
@@ -109,13 +109,37 @@ export function mount(root, [name], session) {
     ]);
     const diskTable = disks.length ? table(['Disk', 'Size', 'Model', 'Serial', 'Type'], disks.map((d) => h('tr', {}, h('td', {}, d.name), h('td', {}, fmtBytes(d.size_bytes)), h('td', {}, d.model || '–'), h('td', {}, d.serial || '–'), h('td', {}, d.rotational === 0 ? 'SSD' : d.rotational === 1 ? 'HDD' : '–')))) : null;
 
-    const bmc = kvTable([
-      ['BMC address', n.bmc_address],
-      ['BMC user', n.bmc_user],
-      ['Password', n.bmc_password_set ? 'set (encrypted at rest)' : 'not set'],
-      ['Power driver', n.power_driver],
-      ['Power', power.ok ? String(power.data.power ?? power.data.state ?? JSON.stringify(power.data)) : power.status === 404 ? 'not available (no power status API)' : `unknown (${power.data?.message || power.status})`],
-    ]);
+    const pw = power.ok ? power.data : null;
+    const bmc = h(
+      'div',
+      { id: 'node-bmc' },
+      kvTable([
+        ['BMC address', n.bmc_address],
+        ['BMC user', n.bmc_user],
+        ['Password', n.bmc_password_set ? 'set (encrypted at rest)' : 'not set'],
+        ['Power driver', n.power_driver],
+        ['Power', pw ? `${pw.state ?? 'unknown'}${pw.checked_at ? ` (checked ${fmtTime(pw.checked_at)})` : ''}` : power.status === 404 ? 'not available (no power API on this appliance)' : `unknown (${power.data?.message || power.status})`],
+        pw && pw.fault ? ['BMC fault', `${pw.fault}${pw.fault_count > 1 ? ` (×${pw.fault_count})` : ''}${pw.fault_at ? ` at ${fmtTime(pw.fault_at)}` : ''}`] : null,
+      ]),
+      pw
+        ? h('button', {
+            type: 'button',
+            id: 'power-check',
+            onclick: async () => {
+              try {
+                const r = await api(`/api/v1/nodes/${encodeURIComponent(n.name)}/power`, { method: 'POST', body: { action: 'status' } });
+                toast(`Power: ${r.state}${r.detail ? ` (${r.detail})` : ''}`, 'ok');
+              } catch (e) {
+                toast(`Power status failed: ${e.message}`, 'error');
+              }
+              render();
+            },
+          }, 'Check power now')
+        : null,
+      pw && Array.isArray(pw.requests) && pw.requests.length
+        ? table(['Request', 'Outcome', 'By', 'At'], pw.requests.slice(0, 8).map((q) => h('tr', {}, h('td', {}, q.action), h('td', { title: q.detail || '' }, q.outcome), h('td', {}, q.requested_by), h('td', {}, fmtTime(q.at)))))
+        : null,
+    );
 
     const roles = runlist.ok
       ? h('div', {}, (runlist.data.roles || runlist.data.run_list || []).length ? h('ul', {}, (runlist.data.roles || runlist.data.run_list).map((r) => h('li', {}, typeof r === 'string' ? r : `${r.role || r.name}${r.proposal ? ` (${r.proposal})` : ''}`))) : h('p', { class: 'muted' }, 'No roles.'))
