@@ -64,6 +64,39 @@ export function mount(root, _params, session) {
         toast(err.message, 'error');
       }
     };
+    const roleSelect = (u) => {
+      const sel = h('select', { 'aria-label': `role of ${u.name}` }, ['readonly', 'operator', 'admin'].map((r) => h('option', { value: r, selected: r === u.role }, r)));
+      sel.addEventListener('change', async () => {
+        if (!(await confirmDialog(`Make ${u.name} ${sel.value}?`, 'Their sessions end; they log in again with the new role.', 'Change role'))) {
+          sel.value = u.role;
+          return;
+        }
+        try {
+          await api(`/api/v1/users/${encodeURIComponent(u.name)}`, { method: 'PATCH', body: { role: sel.value } });
+          toast(`${u.name} is now ${sel.value}`, 'ok');
+        } catch (err) {
+          toast(err.message, 'error');
+        }
+        render();
+      });
+      return sel;
+    };
+    const setPassword = (name) => () => {
+      const pw = h('input', { type: 'password', autocomplete: 'new-password', placeholder: 'new password (10+ characters)', 'aria-label': `new password for ${name}` });
+      const f = h('form', { class: 'inline' }, pw, h('button', { type: 'submit' }, `Set password of ${name}`));
+      f.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        try {
+          await api(`/api/v1/users/${encodeURIComponent(name)}`, { method: 'PATCH', body: { password: pw.value } });
+          toast(`Password of ${name} changed; their sessions ended`, 'ok');
+          replace(secretBox);
+        } catch (err) {
+          toast(err.message, 'error');
+        }
+      });
+      replace(secretBox, f);
+      pw.focus();
+    };
     const log = h('div', { id: 'deliveries' });
     const showLog = (id) => async () => {
       const d = await api(`/api/v1/webhooks/${id}/deliveries?limit=50`);
@@ -81,7 +114,7 @@ export function mount(root, _params, session) {
       root,
       h('h1', {}, 'Administration'),
       secretBox,
-      h('section', { class: 'card' }, h('h2', {}, 'Users'), table(['User', 'Role', 'Last login', ''], users.users.map((u) => h('tr', {}, h('td', {}, u.name), h('td', {}, u.role), h('td', {}, fmtTime(u.last_login_at)), h('td', {}, h('button', { type: 'button', class: 'danger', onclick: del(`user ${u.name}`, `/api/v1/users/${encodeURIComponent(u.name)}`) }, 'Delete'))))), uForm),
+      h('section', { class: 'card' }, h('h2', {}, 'Users'), table(['User', 'Role', 'Last login', ''], users.users.map((u) => h('tr', { dataset: { user: u.name } }, h('td', {}, u.name), h('td', {}, roleSelect(u)), h('td', {}, fmtTime(u.last_login_at)), h('td', {}, h('button', { type: 'button', onclick: setPassword(u.name) }, 'Set password'), ' ', h('button', { type: 'button', class: 'danger', onclick: del(`user ${u.name}`, `/api/v1/users/${encodeURIComponent(u.name)}`) }, 'Delete'))))), uForm),
       h('section', { class: 'card' }, h('h2', {}, 'API tokens'), table(['Name', 'Role', 'Created', ''], tokens.tokens.map((t) => h('tr', {}, h('td', {}, t.name), h('td', {}, t.role), h('td', {}, fmtTime(t.created_at)), h('td', {}, h('button', { type: 'button', class: 'danger', onclick: del(`token ${t.name}`, `/api/v1/tokens/${t.id}`) }, 'Revoke'))))), tForm),
       h(
         'section',
