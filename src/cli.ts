@@ -5,6 +5,11 @@
 import { buildConfig, loadConfigFile } from './config/load.js';
 import { errorMessage, isCrowbarError } from './lib/errors.js';
 import { createAppliance, runAppliance } from './main.js';
+import { createSkeleton } from './barclamps/skeleton.js';
+import { barclampCommand } from './cli/barclamp.js';
+import { ApiError, parseGlobalArgs, resolveClient } from './cli/client.js';
+import { proposalCommand } from './cli/proposal.js';
+import { POWER_USAGE, powerVerb } from './cli/power.js';
 
 const USAGE = `usage: crowbar <command> [options]
 
@@ -12,8 +17,34 @@ commands:
   serve [--config FILE]   run the appliance (default config: loopback, ./var/crowbar)
   machines <verb> ...     nodes over the REST API: list|show|allocate|reboot|poweron|
                           shutdown|identify|reinstall|reset|delete (crowbar machines help)
+  barclamp list|show NAME
+  barclamp create NAME [company] [dir]     write a new barclamp skeleton
+  barclamp install PATH|ARCHIVE            install or upgrade (admin)
+  barclamp uninstall NAME                  (admin)
+  <barclamp> proposal list|create NAME|show NAME|edit NAME [--file F] [--set path=value]
+             |diff NAME|commit NAME|status NAME|dequeue NAME|delete NAME
   help                    this text
-`;
+
+API options: --url URL (CROWBAR_URL), --token TOKEN (CROWBAR_TOKEN),
+             --data-dir DIR (CROWBAR_DATA_DIR; reads DIR/admin.token), --config FILE
+${POWER_USAGE}`;
+
+async function apiCommand(argv: string[]): Promise<number> {
+  const g = parseGlobalArgs(argv);
+  const [cmd, ...rest] = g.rest;
+  const out = (t: string) => void process.stdout.write(t);
+  if (cmd === 'barclamp' && rest[0] === 'create') {
+    const [, name, company, dir] = rest;
+    if (!name) throw new Error('usage: crowbar barclamp create NAME [company] [dir]');
+    out(`created ${createSkeleton(name, company, dir)}\n`);
+    return 0;
+  }
+  const client = resolveClient(g);
+  if (cmd === 'barclamp') return barclampCommand(client, rest, out);
+  if (rest[0] === 'proposal') return proposalCommand(client, cmd, rest.slice(1), out);
+  process.stderr.write(`crowbar: unknown command ${cmd}\n${USAGE}`);
+  return 2;
+}
 
 async function serve(args: string[]): Promise<number> {
   let configPath: string | undefined;
@@ -63,6 +94,10 @@ async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'machines':
       return (await import('./cli/machines.js')).machines(rest, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), tty: process.stderr.isTTY === true });
+    case 'power':
+    case 'bootdev':
+    case 'bmc':
+      return powerVerb(cmd, rest, (s) => process.stdout.write(s));
     case undefined:
     case 'help':
     case '--help':
@@ -70,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
     default:
+      if (argv.includes('barclamp') || argv.includes('proposal')) return apiCommand(argv);
       process.stderr.write(`crowbar: unknown command ${cmd}\n${USAGE}`);
       return 2;
   }
@@ -78,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`crowbar: ${isCrowbarError(e) ? '' : 'fatal: '}${errorMessage(e)}\n`);
+    process.stderr.write(`crowbar: ${isCrowbarError(e) || e instanceof ApiError ? '' : 'fatal: '}${errorMessage(e)}\n`);
     process.exit(1);
   },
 );

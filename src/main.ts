@@ -4,7 +4,7 @@
  * receives its dependencies.
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -24,7 +24,6 @@ import { SessionRepo } from './store/sessions.js';
 import { TokenAdmin } from './store/tokens.js';
 import { WebhookRepo } from './store/webhooks.js';
 import { EventLog } from './store/event-log.js';
-import { AllocationRepo } from './store/allocations.js';
 import { AccountService } from './services/accounts.js';
 import { EventFeed } from './services/feed.js';
 import { WebhookDispatcher, fetchPoster } from './services/webhooks.js';
@@ -35,6 +34,20 @@ import { registerWebhookRoutes } from './api/webhooks.js';
 import { registerAllocationRoutes } from './api/allocations.js';
 import { registerOpenApiRoute } from './api/openapi.js';
 import { registerConsole } from './console/plugin.js';
+import { AllocationRepo } from './store/allocations.js';
+import { BarclampRepo, ProposalRepo } from './store/barclamps.js';
+import { BarclampService } from './services/barclamps.js';
+import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } from './services/network.js';
+import { ProposalService } from './services/proposals.js';
+import { registerBarclampRoutes } from './api/barclamps.js';
+import { registerNetworkRoutes } from './api/networks.js';
+import { execFileRunner, type CommandRunner } from './lib/command.js';
+import { dgramSocketFactory, type UdpSocketFactory } from './ipmi/transport.js';
+import { PowerRepo } from './store/power.js';
+import { BmcSecretBox, loadOrCreateBmcKey } from './services/power/credentials.js';
+import { DriverRegistry } from './services/power/registry.js';
+import { PowerService } from './services/power/service.js';
+import { registerPowerRoutes } from './api/power.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -47,6 +60,12 @@ export interface Appliance {
   tokens: TokenRepo;
   bus: EventBus;
   executor: EffectExecutor;
+  barclamps: BarclampService;
+  proposals: ProposalService;
+  network: NetworkService;
+  allocations: AllocationRepo;
+  /** BMC power and boot-device control (docs/ipmi.md). */
+  power: PowerService;
   http: Server;
   services: Service[];
   /** The admin token when it was created by this start (first start only). */
@@ -62,6 +81,48 @@ export interface Appliance {
 export interface ApplianceDeps {
   clock?: Clock;
   log?: Logger;
+  /** UDP sockets for the IPMI client (tests: fakes). */
+  sockets?: UdpSocketFactory;
+  /** External command runner (ipmitool driver). */
+  run?: CommandRunner;
+}
+
+/** Build the power service: key file, drivers, effect handlers for 'power' and 'boot-device'. */
+function createPower(config: Readonly<Config>, db: Db, nodeRepo: NodeRepo, bus: EventBus, executor: EffectExecutor, clock: Clock, log: Logger, deps: ApplianceDeps): PowerService {
+  const pc = config.services.power;
+  const keyFile = pc.key_file || join(config.data_dir, 'keys', 'bmc.key');
+  const { key, created } = loadOrCreateBmcKey(keyFile);
+  if (created) log.info('created BMC password key file (keep it outside backups of the database)', { key_file: keyFile });
+  const plog = log.child({ component: 'power' });
+  const drivers = new DriverRegistry({ config: pc, sockets: deps.sockets ?? dgramSocketFactory, run: deps.run ?? execFileRunner, log: plog });
+  const power = new PowerService({
+    nodes: nodeRepo,
+    power: new PowerRepo(db),
+    secrets: new BmcSecretBox(key),
+    drivers,
+    bus,
+    clock,
+    log: plog,
+    opts: {
+      pollIntervalMs: pc.poll_interval_ms,
+      stateTimeoutMs: pc.state_timeout_ms,
+      softTimeoutMs: pc.soft_timeout_ms,
+      paceMs: pc.pace_ms,
+      retries: pc.retries,
+      recheckIntervalS: pc.recheck_interval_s,
+      bmcUser: pc.bmc_user,
+      defaultDriver: pc.default_driver,
+    },
+  });
+  executor.on('power', power.handleEffect);
+  executor.on('boot-device', power.handleEffect);
+  return power;
+}
+
+/** The barclamps shipped with Crowbar: `barclamps/` at the repository (or package) root. */
+function shippedBarclampsDir(): string | null {
+  for (const d of [resolve(import.meta.dirname, '..', 'barclamps'), resolve(import.meta.dirname, '..', '..', 'barclamps')]) if (existsSync(d)) return d;
+  return null;
 }
 
 /** Create the admin token on first start; stored 0600 in the data directory. */
@@ -97,6 +158,38 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const nodes = new NodeService(nodeRepo, executor, bus, clock, log.child({ component: 'nodes' }));
   nodes.recoverInterrupted();
   const initialAdminToken = ensureAdminToken(config, tokens, clock);
+  const power = createPower(config, db, nodeRepo, bus, executor, clock, log, deps);
+
+  // Barclamps, proposals and the network barclamp (allocation, conduits).
+  const barclampRepo = new BarclampRepo(db);
+  const proposalRepo = new ProposalRepo(db);
+  const barclamps = new BarclampService(barclampRepo, proposalRepo, shippedBarclampsDir(), config.data_dir, bus, clock, log.child({ component: 'barclamps' }));
+  barclamps.init();
+  const allocations = new AllocationRepo(db);
+  const network = new NetworkService(
+    config,
+    allocations,
+    nodeRepo,
+    {
+      applied: () => {
+        const rows = proposalRepo.list('network').filter((r) => r.applied_doc !== null);
+        const row = rows.find((r) => r.name === 'default') ?? rows[0];
+        return row ? ((JSON.parse(row.applied_doc!) as { attributes: { network: NetworkAttributes } }).attributes.network) : null;
+      },
+      template: () => (barclamps.has('network') ? (barclamps.get('network').template.attributes.network as unknown as NetworkAttributes) : FALLBACK_NETWORK_ATTRIBUTES),
+    },
+    clock,
+    log.child({ component: 'network' }),
+  );
+  const proposals = new ProposalService(barclamps, proposalRepo, barclampRepo, nodeRepo, network, bus, clock, log.child({ component: 'proposals' }), {
+    applianceUrl: config.services.http.public_url,
+    applianceAddress: config.admin_network.address.split('/')[0],
+  });
+  proposals.registerHook(network.hook());
+  proposals.start();
+  executor.on('release-allocations', (node) => {
+    network.releaseNodeId(node.id);
+  });
 
   // Console: users, sessions, live events, webhooks.
   const sessions = new SessionRepo(db);
@@ -125,9 +218,13 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerUserRoutes(http, accounts, tokens, new TokenAdmin(db), clock);
   const streams = registerEventRoutes(http, feed, nodes, nodeRepo, eventLog, clock);
   registerWebhookRoutes(http, webhookRepo, webhooks, clock);
-  registerAllocationRoutes(http, new AllocationRepo(db), nodes);
+  registerAllocationRoutes(http, allocations, nodes);
   registerOpenApiRoute(http, '0.1.0');
   registerConsole(http);
+  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
+  registerNetworkRoutes(http, network, nodeRepo);
+  registerPowerRoutes(http, nodes, power);
+  if (config.services.power.enabled) services.push(power.service());
 
   if (config.services.http.enabled) {
     services.push(
@@ -164,7 +261,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       },
     ),
   );
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks };
 }
 
 /**

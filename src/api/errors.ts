@@ -25,6 +25,7 @@ const STATUS: Record<ErrorCode, number> = {
   'bmc.unreachable': 502,
   'bmc.auth': 502,
   'bmc.protocol': 502,
+  'bmc.timeout': 504,
   'driver.unknown': 400,
   'service.failed': 503,
   internal: 500,

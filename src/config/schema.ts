@@ -74,6 +74,32 @@ export interface Config {
       /** URL nodes use to reach the appliance; derived from admin_network.address and port when empty. */
       public_url: string;
     };
+    /** BMC power control (docs/ipmi.md). */
+    power: {
+      enabled: boolean;
+      /** AES-256-GCM key for BMC passwords; empty: <data_dir>/keys/bmc.key (created 0600 on first start). */
+      key_file: string;
+      /** Driver for nodes whose BMC is configured without one. */
+      default_driver: 'ipmi' | 'ipmitool' | 'manual';
+      /** User name the appliance creates on each BMC (generated password per node). */
+      bmc_user: string;
+      /** IPMI LAN channel configured during hardware-install. */
+      bmc_channel: number;
+      /** Our RMCP+ client: cipher suite, per-reply timeout, retransmissions. */
+      ipmi: { cipher_suite: number; timeout_ms: number; retries: number };
+      /** The ipmitool driver: binary and cipher suite (-C). */
+      ipmitool: { path: string; cipher_suite: number; timeout_ms: number };
+      /** Desired-state polling: interval and how long on/off/cycle and soft off may take. */
+      poll_interval_ms: number;
+      state_timeout_ms: number;
+      soft_timeout_ms: number;
+      /** Minimum gap between two sessions to one BMC. */
+      pace_ms: number;
+      /** Whole-operation retries after a BMC error. */
+      retries: number;
+      /** Re-check faulted BMCs this often (0 = never). */
+      recheck_interval_s: number;
+    };
   };
 }
 
@@ -143,6 +169,38 @@ export const configSpec: FieldSpec = {
         dns: service(53, { forwarders: { kind: 'list', of: { kind: 'string', check: ipv4 }, default: [] } }),
         ntp: service(123, { local_reference: { kind: 'boolean', default: true } }),
         http: service(80, { public_url: { kind: 'string', default: '', check: url } }),
+        power: {
+          kind: 'object',
+          fields: {
+            enabled: { kind: 'boolean', default: true },
+            key_file: { kind: 'string', default: '', check: () => null },
+            default_driver: { kind: 'enum', values: ['ipmi', 'ipmitool', 'manual'], default: 'ipmi' },
+            bmc_user: { kind: 'string', default: 'crowbar', check: (v) => (/^[A-Za-z0-9_.-]{1,16}$/.test(v) ? null : 'must be 1-16 letters, digits, _ . -') },
+            bmc_channel: { kind: 'number', integer: true, min: 1, max: 15, default: 1 },
+            ipmi: {
+              kind: 'object',
+              fields: {
+                cipher_suite: { kind: 'number', integer: true, min: 3, max: 17, default: 3 },
+                timeout_ms: { kind: 'number', integer: true, min: 50, max: 30_000, default: 1000 },
+                retries: { kind: 'number', integer: true, min: 0, max: 10, default: 3 },
+              },
+            },
+            ipmitool: {
+              kind: 'object',
+              fields: {
+                path: { kind: 'string', default: 'ipmitool', check: nonEmpty },
+                cipher_suite: { kind: 'number', integer: true, min: 0, max: 17, default: 3 },
+                timeout_ms: { kind: 'number', integer: true, min: 1000, max: 300_000, default: 30_000 },
+              },
+            },
+            poll_interval_ms: { kind: 'number', integer: true, min: 50, max: 60_000, default: 1000 },
+            state_timeout_ms: { kind: 'number', integer: true, min: 100, max: 600_000, default: 30_000 },
+            soft_timeout_ms: { kind: 'number', integer: true, min: 100, max: 3_600_000, default: 300_000 },
+            pace_ms: { kind: 'number', integer: true, min: 0, max: 60_000, default: 200 },
+            retries: { kind: 'number', integer: true, min: 0, max: 10, default: 1 },
+            recheck_interval_s: { kind: 'number', integer: true, min: 0, max: 86_400, default: 300 },
+          },
+        },
       },
     },
   },

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'bmc.unreachable'
   | 'bmc.auth'
   | 'bmc.protocol'
+  | 'bmc.timeout'
   | 'driver.unknown'
   | 'service.failed'
   | 'internal';

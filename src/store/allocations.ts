@@ -47,6 +47,14 @@ export class AllocationRepo {
       : this.db.prepare<[], Allocation>('SELECT network, address, node_id, created_at FROM allocations ORDER BY network, address_int').all();
   }
 
+  /** Node name -> address on `network`, in one query (run lists list every peer). */
+  byNodeName(network: string): Map<string, string> {
+    const rows = this.db
+      .prepare<[string], { name: string; address: string }>('SELECT n.name AS name, a.address AS address FROM allocations a JOIN nodes n ON n.id = a.node_id WHERE a.network = ?')
+      .all(network);
+    return new Map(rows.map((r) => [r.name, r.address]));
+  }
+
   /** All allocations of one node. */
   forNode(nodeId: number): Allocation[] {
     return this.db.prepare<[number], Allocation>('SELECT network, address, node_id, created_at FROM allocations WHERE node_id = ? ORDER BY network').all(nodeId);

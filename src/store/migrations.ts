@@ -75,6 +75,82 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'ipmi: node power state and faults, power request log',
+    sql: `
+      -- Last known power state and the current fault of each node's BMC.
+      CREATE TABLE node_power (
+        node_id INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
+        state TEXT NOT NULL DEFAULT 'unknown',
+        checked_at INTEGER,
+        fault_code TEXT,
+        fault TEXT,
+        fault_count INTEGER NOT NULL DEFAULT 0,
+        fault_at INTEGER
+      );
+      -- Every power/boot request (who, what, through which driver, outcome).
+      CREATE TABLE power_requests (
+        id INTEGER PRIMARY KEY,
+        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX power_requests_node ON power_requests(node_id, id);
+    `,
+  },
+  {
+    version: 4,
+    name: 'barclamps: registry, proposals, audit',
+    sql: `
+      -- Known barclamps: shipped with the appliance (repo barclamps/) or
+      -- installed at run time (files under <data_dir>/barclamps/<name>/).
+      CREATE TABLE barclamps (
+        name TEXT PRIMARY KEY,
+        source TEXT NOT NULL CHECK (source IN ('shipped', 'installed')),
+        status TEXT NOT NULL CHECK (status IN ('installed', 'uninstalled')),
+        version TEXT NOT NULL,
+        dir TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        tree_sha256 TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        installed_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- Proposals bc-<barclamp>-<name>: the edited document and the last applied one.
+      CREATE TABLE proposals (
+        id INTEGER PRIMARY KEY,
+        barclamp TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'queued', 'committing', 'applied', 'failed')),
+        doc TEXT NOT NULL,
+        applied_doc TEXT,
+        schema_revision INTEGER NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 1,
+        status_reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        queued_at INTEGER,
+        applied_at INTEGER,
+        UNIQUE (barclamp, name)
+      );
+      CREATE INDEX proposals_status ON proposals(status);
+      -- Audit trail of barclamp and proposal operations.
+      CREATE TABLE barclamp_audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        barclamp TEXT NOT NULL,
+        proposal TEXT,
+        detail TEXT NOT NULL
+      );
+    `,
+  },
+  {
     version: 6,
     name: 'console: users, sessions, webhooks and their delivery log',
     sql: `

@@ -1,0 +1,2 @@
+default['ntp']['servers'] = []
+default['ntp']['iburst'] = true

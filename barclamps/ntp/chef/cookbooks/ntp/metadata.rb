@@ -1,0 +1,3 @@
+name 'ntp'
+version '1.0.0'
+description 'chrony client configured by Crowbar'
