@@ -145,6 +145,9 @@ describe.skipIf(!existsSync(CHROMIUM))('console in Chromium', () => {
     await page.waitForSelector('#node-timeline li:nth-child(2)');
     expect(await page.textContent('#node-timeline')).toContain('hardware-installing from discovered');
     await page.waitForSelector('#node-clock');
+    // Power status through the power service (manual driver: the state is unknown, never invented).
+    await page.click('#power-check');
+    await page.waitForSelector('.toast:has-text("Power: unknown")');
     await shot(page, '05-node');
 
     // The webhook receiver got the transition, signed with the secret.

@@ -95,7 +95,10 @@ export function mount(root, [name], session) {
     const addrs = addrRows.length
       ? table(['Network', 'Address', 'Since'], addrRows.map((a) => h('tr', {}, h('td', {}, a.network), h('td', { class: 'mono' }, a.address), h('td', {}, fmtTime(a.created_at)))), { id: 'node-addresses' })
       : h('p', { class: 'muted' }, 'No address allocated yet.');
-    const plan = netplan.ok && netplan.data.addresses ? h('pre', { class: 'json' }, JSON.stringify(netplan.data, null, 2)) : null;
+    const conduits = netplan.ok && netplan.data.conduits && typeof netplan.data.conduits === 'object' ? Object.entries(netplan.data.conduits) : [];
+    const plan = conduits.length
+      ? h('div', {}, h('h3', {}, 'Conduits'), table(['Conduit', 'Interfaces', 'Missing'], conduits.map(([name, c]) => h('tr', {}, h('td', {}, name), h('td', { class: 'mono' }, (c.interfaces || []).map((x) => (typeof x === 'string' ? x : x.name || JSON.stringify(x))).join(', ') || '–'), h('td', { class: (c.missing || []).length ? 'error' : '' }, (c.missing || []).join(', ') || '–')))))
+      : null;
 
     const disks = Array.isArray(inv.disks) ? inv.disks : [];
     const dmi = inv.dmi || {};
