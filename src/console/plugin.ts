@@ -25,7 +25,7 @@ export const CSP = [
 
 /** Where the console's assets are (source tree, or next to the compiled module). */
 export function assetsDir(): string {
-  const candidates = [join(import.meta.dirname, 'assets'), resolve(import.meta.dirname, '../../../src/console/assets')];
+  const candidates = [join(import.meta.dirname, 'assets'), resolve(import.meta.dirname, '../../src/console/assets')];
   for (const c of candidates) if (existsSync(join(c, 'index.html'))) return c;
   return candidates[0];
 }

@@ -144,9 +144,20 @@ export function mount(root, [name], session) {
         : null,
     );
 
+    const rl = runlist.ok ? runlist.data.roles || runlist.data.run_list || [] : [];
     const roles = runlist.ok
-      ? h('div', {}, (runlist.data.roles || runlist.data.run_list || []).length ? h('ul', {}, (runlist.data.roles || runlist.data.run_list).map((r) => h('li', {}, typeof r === 'string' ? r : `${r.role || r.name}${r.proposal ? ` (${r.proposal})` : ''}`))) : h('p', { class: 'muted' }, 'No roles.'))
-      : h('p', { class: 'muted' }, runlist.status === 404 ? 'Roles: not available on this appliance.' : 'No run list.');
+      ? rl.length
+        ? table(
+            ['Role', 'Proposal', 'Run order', 'Batch'],
+            rl.map((r) =>
+              typeof r === 'string'
+                ? h('tr', {}, h('td', {}, r), h('td'), h('td'), h('td'))
+                : h('tr', {}, h('td', {}, r.role || r.name), h('td', {}, r.barclamp && r.proposal ? h('a', { href: `#/proposal/${r.barclamp}/${encodeURIComponent(r.proposal)}` }, `bc-${r.barclamp}-${r.proposal}`) : r.proposal || '–'), h('td', {}, r.run_order ?? '–'), h('td', {}, r.batch ?? '–')),
+            ),
+            { id: 'node-roles' },
+          )
+        : h('p', { class: 'muted' }, 'No roles: no committed proposal puts this node in a role.')
+      : h('p', { class: 'muted' }, runlist.status === 404 ? 'Roles: not available on this appliance.' : `Run list: ${runlist.data?.message || runlist.status}`);
 
     replace(
       root,
