@@ -231,6 +231,12 @@ describe.skipIf(!existsSync(CHROMIUM))('console in Chromium', () => {
     expect(after.body.proposal.attributes.ntp.servers).toEqual(['10.0.0.1', '10.0.0.2']);
     expect(['applied', 'queued', 'committing']).toContain(after.body.status);
     await shot(page, '09-proposal-committed');
+    // The proposal's status change reached the webhook receiver too.
+    const until = Date.now() + 10_000;
+    const prop = () => hooks.find((x) => /^proposal\./.test(JSON.parse(x.body).type) && JSON.parse(x.body).data?.proposal === 'bc-ntp-console');
+    while (!prop() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(prop()).toBeDefined();
+    expect(prop()!.headers['x-crowbar-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(pageErrors).toEqual([]);
   });
 
