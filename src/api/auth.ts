@@ -82,7 +82,8 @@ function sessionAuth(request: Request, h: ResponseToolkit, sessions: SessionAuth
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CrowbarError('forbidden', `missing or wrong CSRF token (send the ${CSRF_HEADER} header from GET /api/v1/session)`);
   }
   const principal: Principal = { kind: 'session', name: s.user, role: s.role };
-  return h.authenticated({ credentials: { user: principal, session: { id, csrf: s.csrf } } as never });
+  const stillValid = () => sessions.lookup(id) !== undefined;
+  return h.authenticated({ credentials: { user: principal, session: { id, csrf: s.csrf }, stillValid } as never });
 }
 
 /** The console session (cookie value and CSRF token) of a request, if it used one. */
@@ -107,11 +108,23 @@ export function registerTokenAuth(server: Server, tokens: TokenRepo, sessions?: 
       const rec = tokens.verify(m[1]);
       if (!rec) throw new CrowbarError('unauthorized', 'invalid API token');
       const principal: Principal = { kind: 'token', name: rec.name, role: rec.role };
-      return h.authenticated({ credentials: { user: principal } as never });
+      const token = m[1];
+      const stillValid = () => tokens.verify(token) !== undefined;
+      return h.authenticated({ credentials: { user: principal, stillValid } as never });
     },
   }));
   server.auth.strategy('token', 'crowbar-token');
   server.auth.default('token');
+}
+
+/**
+ * Whether the credentials a long-lived request (an event stream) was
+ * authenticated with are still valid: the session not logged out or
+ * expired, the token not revoked. True for requests without credentials.
+ */
+export function credentialsStillValid(request: Request): boolean {
+  const f = (request.auth.credentials as { stillValid?: () => boolean } | null)?.stillValid;
+  return f ? f() : true;
 }
 
 /** The principal of an authenticated request. */

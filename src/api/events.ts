@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import type { Server } from '@hapi/hapi';
 import type { Clock } from '../lib/clock.js';
 import { CrowbarError } from '../lib/errors.js';
+import { credentialsStillValid } from './auth.js';
 import { nodeSummary, type EventFeed, type StreamEvent } from '../services/feed.js';
 import type { NodeService } from '../services/nodes.js';
 import { eventMatches } from '../services/webhooks.js';
@@ -102,7 +103,14 @@ export function registerEventRoutes(
         }
         unsub = feed.subscribe(send);
         beat = setInterval(() => {
-          if (!closed) stream.write(`: ping ${clock.now()}\n\n`);
+          if (closed) return;
+          // A stream outlives neither its session (logout, expiry, user deleted) nor its token (revoked).
+          if (!credentialsStillValid(req)) {
+            stream.write(sseFrame({ id: null, type: 'stream.closed', at: clock.now(), data: { reason: 'credentials no longer valid; log in again' } }));
+            close();
+            return;
+          }
+          stream.write(`: ping ${clock.now()}\n\n`);
         }, limits.heartbeatMs);
         beat.unref();
         open.add(close);

@@ -7,6 +7,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { createAppliance, type Appliance } from '../../src/main.js';
 import { memoryLogger } from '../../src/lib/logger.js';
 import { verifySignature } from '../../src/lib/signature.js';
+import { DEFAULT_STREAM_LIMITS } from '../../src/api/events.js';
 
 let app: Appliance;
 let dir: string;
@@ -15,6 +16,7 @@ let password: string;
 const HOST = 'crowbar.test:8080';
 
 beforeAll(async () => {
+  DEFAULT_STREAM_LIMITS.heartbeatMs = 200; // streams re-check their credentials at each heartbeat
   dir = mkdtempSync(join(tmpdir(), 'cb-console-api-'));
   const cfg = buildConfig({
     data_dir: dir,
@@ -247,6 +249,40 @@ describe('event stream and webhooks', () => {
       // Bad Last-Event-ID is a 400; no auth is a 401.
       expect((await fetch(url, { headers: { ...bearer(admin), 'last-event-id': 'x' } })).status).toBe(400);
       expect((await fetch(url)).status).toBe(401);
+    } finally {
+      await app.http.stop({ timeout: 100 });
+    }
+  });
+
+  it('ends a stream when its session logs out or its token is revoked', async () => {
+    await app.http.start();
+    try {
+      const url = `${app.http.info.uri}/api/v1/events/stream`;
+      const readAll = async (res: Response) => {
+        const reader = res.body!.getReader();
+        let text = '';
+        const t0 = Date.now();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return { text, ms: Date.now() - t0 };
+          text += Buffer.from(value).toString();
+        }
+      };
+      const r = await login('admin', password, { 'x-test-source': '10.5.5.5' });
+      const cookie = cookieOf(r.headers['set-cookie']);
+      const csrf = JSON.parse(r.payload).csrf_token as string;
+      const s1 = await fetch(url, { headers: { cookie } });
+      expect(s1.status).toBe(200);
+      const ended1 = readAll(s1);
+      await app.http.inject({ method: 'DELETE', url: '/api/v1/session', headers: { cookie, host: HOST, origin: `http://${HOST}`, 'x-csrf-token': csrf } });
+      const e1 = await ended1;
+      expect(e1.text).toContain('"type":"stream.closed"');
+      expect(e1.ms).toBeLessThan(3000);
+      const t = JSON.parse((await app.http.inject({ method: 'POST', url: '/api/v1/tokens', headers: bearer(admin), payload: { name: 'watch', role: 'readonly' } })).payload);
+      const s2 = await fetch(url, { headers: bearer(t.token) });
+      const ended2 = readAll(s2);
+      await app.http.inject({ method: 'DELETE', url: `/api/v1/tokens/${t.id}`, headers: bearer(admin) });
+      expect((await ended2).text).toContain('"type":"stream.closed"');
     } finally {
       await app.http.stop({ timeout: 100 });
     }

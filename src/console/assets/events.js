@@ -30,6 +30,12 @@ export function connect() {
     } catch {
       return;
     }
+    if (e.type === 'stream.closed') {
+      // The session ended elsewhere (logout in another tab, expiry, user deleted).
+      disconnect();
+      window.dispatchEvent(new CustomEvent('crowbar:unauthorized'));
+      return;
+    }
     for (const fn of listeners) {
       try {
         fn(e);
