@@ -130,7 +130,13 @@ describe.skipIf(!existsSync(CHROMIUM))('console in Chromium', () => {
     expect(await page.textContent('#count-pending b')).toBe('4');
     expect(await page.textContent('#count-building b')).toBe('1');
     expect(await page.textContent('#count-failed b')).toBe('1');
+    await page.waitForFunction(() => /0\/6 ready/.test(document.querySelector('#board-clock')?.textContent || ''));
     await shot(page, '03-board');
+    await page.click('#wall-toggle');
+    expect(await page.isVisible('a[data-nav="timings"]')).toBe(false);
+    await shot(page, '03b-wall');
+    await page.click('#wall-toggle');
+    expect(await page.isVisible('a[data-nav="timings"]')).toBe(true);
 
     // Open a node and allocate it (with confirmation).
     await page.click(`.tile[data-node="${nodeName(1)}"]`);

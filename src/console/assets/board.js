@@ -3,7 +3,7 @@
 // are coalesced per node and applied once per animation frame, and only the
 // tiles that changed are touched, so 1000 nodes stay smooth.
 import { api } from './api.js';
-import { h, replace, short } from './dom.js';
+import { fmtDuration, h, replace, short } from './dom.js';
 import { onEvent } from './events.js';
 
 /** Bucket order and labels (colours in style.css). */
@@ -47,7 +47,33 @@ export function mount(root) {
     filter = search.value.trim().toLowerCase();
     for (const t of tiles.values()) t.el.hidden = !matches(t.s);
   });
-  replace(root, h('div', { class: 'board-head' }, h('div', { class: 'counts' }, BUCKETS.map(([b]) => countEls[b]), total), search), empty, groups);
+  const clockLine = h('a', { class: 'clock-line', id: 'board-clock', href: '#/timings', title: 'unboxer clock' });
+  const wallBtn = h('button', { type: 'button', id: 'wall-toggle', title: 'wall screen mode (bigger, no menu)' }, 'Wall');
+  wallBtn.addEventListener('click', () => {
+    const on = !document.body.classList.contains('wall');
+    document.body.classList.toggle('wall', on);
+    if (on && document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
+    if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  });
+  replace(root, h('div', { class: 'board-head' }, h('div', { class: 'counts' }, BUCKETS.map(([b]) => countEls[b]), total), clockLine, search, wallBtn), empty, groups);
+
+  // The batch unboxer clock in one line, refreshed at most every 5 s while nodes move.
+  let clockTimer = 0;
+  let clockAt = 0;
+  async function refreshClock() {
+    clockTimer = 0;
+    clockAt = Date.now();
+    try {
+      const t = await api('/api/v1/timings');
+      const slow = t.phases.find((p) => p.state === t.slowest);
+      setText(clockLine, t.nodes ? `Unboxer clock ${fmtDuration(t.wall_ms)}${t.ready === t.nodes ? ' to all ready' : ' so far'} · ${t.ready}/${t.nodes} ready${slow ? ` · slowest phase: ${slow.state} (median ${fmtDuration(slow.median_ms)})` : ''}` : '');
+    } catch {
+      /* the board works without it */
+    }
+  }
+  function scheduleClock() {
+    if (!clockTimer) clockTimer = setTimeout(refreshClock, Math.max(0, 5000 - (Date.now() - clockAt)));
+  }
 
   function matches(s) {
     return !filter || s.name.toLowerCase().includes(filter) || (s.mac || '').includes(filter);
@@ -193,6 +219,7 @@ export function mount(root) {
     if (d.summary && d.summary.name !== d.node) pending.set(d.summary.name, d.summary);
     stats.lastQueuedAt = Date.now();
     if (!frame) frame = requestAnimationFrame(flush);
+    scheduleClock();
   }
 
   async function load() {
@@ -212,7 +239,10 @@ export function mount(root) {
 
   const unsub = onEvent((e) => (e.type === 'stream.reset' ? load() : queue(e)));
   load().catch((e) => replace(root, h('p', { class: 'error' }, `Cannot load nodes: ${e.message}`)));
+  refreshClock();
   return () => {
+    clearTimeout(clockTimer);
+    document.body.classList.remove('wall');
     unsub();
     if (frame) cancelAnimationFrame(frame);
     stats.loaded = false;
