@@ -18,7 +18,7 @@ APT_PKGS=(
   # real protocol peers for the tests
   isc-dhcp-client udhcpc tftp-hpa atftp curl bind9-dnsutils ntpsec-ntpdig chrony
   # reference servers for the benchmark
-  kea-dhcp4-server kea-admin dnsmasq-base tftpd-hpa dnsperf nginx-light
+  kea-dhcp4-server kea-admin dnsmasq-base tftpd-hpa dnsperf nginx-light knot
   # systemd-analyze for the unit-file test
   systemd
   # browser for the console tests

@@ -48,6 +48,9 @@ import { BmcSecretBox, loadOrCreateBmcKey } from './services/power/credentials.j
 import { DriverRegistry } from './services/power/registry.js';
 import { PowerService } from './services/power/service.js';
 import { registerPowerRoutes } from './api/power.js';
+import { DnsView } from './store/dnsview.js';
+import { createDnsService } from './services/dns.js';
+import { createNtpService } from './services/ntp.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -145,6 +148,21 @@ async function ensureAdminPassword(cfg: Readonly<Config>, accounts: AccountServi
   return password;
 }
 
+/** Wrap a service so that its state shows in the health route. */
+function tracked(s: Service, status: Record<string, string>): Service {
+  return service(
+    s.name,
+    async (signal, fatal) => {
+      await s.start(signal, fatal);
+      status[s.name] = 'running';
+    },
+    async () => {
+      await s.stop();
+      status[s.name] = 'stopped';
+    },
+  );
+}
+
 /** Build the appliance from a validated config (nothing listens yet). */
 export async function createAppliance(config: Readonly<Config>, deps: ApplianceDeps = {}): Promise<Appliance> {
   const clock = deps.clock ?? systemClock;
@@ -225,6 +243,17 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerNetworkRoutes(http, network, nodeRepo);
   registerPowerRoutes(http, nodes, power);
   if (config.services.power.enabled) services.push(power.service());
+
+  if (config.services.dns.enabled) {
+    const view = new DnsView(db);
+    const store = { marker: () => view.marker(), names: () => view.names(), allocations: () => allocations.list() };
+    const dns = createDnsService(config, store, clock, log.child({ component: 'dns' }));
+    // The zone follows the store on its own; these make a change visible even sooner.
+    executor.on('dns-update', () => dns.zones.invalidate());
+    bus.subscribe(() => dns.zones.invalidate());
+    services.push(tracked(dns.service, status));
+  }
+  if (config.services.ntp.enabled) services.push(tracked(createNtpService(config, clock, log.child({ component: 'ntp' })).service, status));
 
   if (config.services.http.enabled) {
     services.push(

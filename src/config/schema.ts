@@ -63,12 +63,24 @@ export interface Config {
       root: string;
     };
     dns: ServiceBase & {
-      /** Upstream resolvers for admin-network clients; empty: not a resolver at all. */
+      /** Upstream resolvers (`a.b.c.d` or `a.b.c.d:port`) for admin-network clients; empty: not a resolver at all. */
       forwarders: string[];
+      /** Queries per second allowed per source address (0: no limit). */
+      rate_limit: number;
+      /** TTL of our records and of negative answers, seconds. */
+      ttl: number;
+      /** Extra CNAMEs: name -> target (relative names are under the admin domain). */
+      aliases: Array<{ name: string; target: string }>;
     };
     ntp: ServiceBase & {
       /** Declare the appliance's clock the local reference (stratum 10, LOCL). */
       local_reference: boolean;
+      /** Requests per second allowed per source address before KoD RATE (0: no limit). */
+      rate_limit: number;
+      /** Upstream servers to follow in client mode (`a.b.c.d` or `a.b.c.d:port`), set by the ntp barclamp. */
+      upstreams: string[];
+      /** Poll interval for upstreams, seconds. */
+      poll_seconds: number;
     };
     http: ServiceBase & {
       /** URL nodes use to reach the appliance; derived from admin_network.address and port when empty. */
@@ -111,6 +123,10 @@ const cidr = (v: string): string | null => {
   } catch (e) {
     return errorMessage(e);
   }
+};
+const ipv4port = (v: string): string | null => {
+  const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(v);
+  return m && isIPv4(m[1]) && (!m[2] || (Number(m[2]) >= 1 && Number(m[2]) <= 65535)) ? null : `must be an IPv4 address with optional :port, got ${JSON.stringify(v)}`;
 };
 const nonEmpty = (v: string): string | null => (v.length ? null : 'must not be empty');
 const domain = (v: string): string | null =>
@@ -166,8 +182,22 @@ export const configSpec: FieldSpec = {
           },
         }),
         tftp: service(69, { root: { kind: 'string', default: '', check: () => null } }),
-        dns: service(53, { forwarders: { kind: 'list', of: { kind: 'string', check: ipv4 }, default: [] } }),
-        ntp: service(123, { local_reference: { kind: 'boolean', default: true } }),
+        dns: service(53, {
+          forwarders: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
+          rate_limit: { kind: 'number', integer: true, min: 0, max: 10_000_000, default: 2000 },
+          ttl: { kind: 'number', integer: true, min: 0, max: 86400, default: 60 },
+          aliases: {
+            kind: 'list',
+            default: [],
+            of: { kind: 'object', fields: { name: { kind: 'string', check: domain }, target: { kind: 'string', check: domain } } },
+          },
+        }),
+        ntp: service(123, {
+          local_reference: { kind: 'boolean', default: true },
+          rate_limit: { kind: 'number', integer: true, min: 0, max: 10_000_000, default: 16 },
+          upstreams: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
+          poll_seconds: { kind: 'number', integer: true, min: 1, max: 65536, default: 64 },
+        }),
         http: service(80, { public_url: { kind: 'string', default: '', check: url } }),
         power: {
           kind: 'object',
