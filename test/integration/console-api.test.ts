@@ -357,3 +357,31 @@ describe('event stream and webhooks', () => {
     expect(d!.last_error).toMatch(/fetch failed|ECONNREFUSED/);
   });
 });
+
+describe('session cookie over https', () => {
+  it('uses the __Host- prefix and Secure when the public URL is https', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'cb-console-https-'));
+    try {
+      const cfg = buildConfig({
+        data_dir: d,
+        admin_network: { interface: 'lo', address: '127.0.0.1/8' },
+        services: { dhcp: { enabled: false }, tftp: { enabled: false }, dns: { enabled: false }, ntp: { enabled: false }, http: { bind: '127.0.0.1', port: 8443, public_url: 'https://crowbar.example:8443' } },
+      });
+      const a = await createAppliance(cfg, { log: memoryLogger() });
+      try {
+        const r = await a.http.inject({ method: 'POST', url: '/api/v1/session', headers: { host: 'crowbar.example:8443', origin: 'https://crowbar.example:8443' }, payload: { name: 'admin', password: a.initialAdminPassword! } });
+        expect(r.statusCode).toBe(200);
+        expect(String(r.headers['set-cookie'])).toMatch(/^__Host-crowbar_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=86400; Secure$/);
+        const cookie = cookieOf(r.headers['set-cookie']);
+        expect((await a.http.inject({ method: 'GET', url: '/api/v1/session', headers: { cookie } })).statusCode).toBe(200);
+        // The plain-http cookie name is not accepted here.
+        expect((await a.http.inject({ method: 'GET', url: '/api/v1/session', headers: { cookie: cookie.replace('__Host-', '') } })).statusCode).toBe(401);
+      } finally {
+        a.feed.stop();
+        a.db.close();
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
