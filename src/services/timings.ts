@@ -3,7 +3,8 @@
  * the whole batch, computed from the node event log. A phase is the time
  * between entering a state and leaving it; the current state counts up to
  * `now` and is marked open. `ready` is where a node ends up, not a phase of
- * getting there, so it is never the slowest phase.
+ * getting there, and `problem` is a failure waiting for an operator: neither
+ * is ever the slowest phase (both are still listed).
  */
 import type { NodeEvent } from '../model/node.js';
 
@@ -52,6 +53,8 @@ export interface BatchTimings {
 }
 
 const TERMINAL = new Set(['ready', 'delete']);
+/** States that are not a phase of getting ready (a failure, waiting for an operator): listed, never the slowest. */
+const NOT_A_PHASE = new Set(['problem']);
 /** Display order of phases. */
 export const PHASE_ORDER = [
   'discovering',
@@ -89,7 +92,7 @@ export function nodeTimings(node: string, events: readonly NodeEvent[], now: num
   phases.forEach((p, i) => {
     if (TERMINAL.has(p.state)) return;
     if (readyAt === null || p.start < readyAt) total += p.ms;
-    if (slowest < 0 || p.ms > phases[slowest].ms) slowest = i;
+    if (!NOT_A_PHASE.has(p.state) && (slowest < 0 || p.ms > phases[slowest].ms)) slowest = i;
   });
   return { node, phases, total_ms: total, slowest, ready_at: readyAt };
 }
@@ -140,7 +143,7 @@ export function batchTimings(events: readonly NodeEvent[], now: number): BatchTi
     })
     .sort((a, b) => rank(a.state) - rank(b.state));
   let slowest: string | null = null;
-  for (const p of phases) if (slowest === null || p.median_ms > phases.find((q) => q.state === slowest)!.median_ms) slowest = p.state;
+  for (const p of phases) if (!NOT_A_PHASE.has(p.state) && (slowest === null || p.median_ms > phases.find((q) => q.state === slowest)!.median_ms)) slowest = p.state;
   const end = allReady && lastReady !== null ? lastReady : now;
   return { nodes: byNode.size, ready, first_event_at: first, last_ready_at: lastReady, wall_ms: first === null ? 0 : Math.max(0, end - first), phases, slowest };
 }

@@ -83,6 +83,16 @@ describe('unboxer clock', () => {
     expect(b.phases.map((p) => p.state)).toEqual(['discovered', 'hardware-installing', 'hardware-installed']);
   });
 
+  it('never names problem as the slowest phase', () => {
+    const evs = [ev(1, 1, 'discovered', 0), ev(2, 1, 'hardware-installing', 1000), ev(3, 1, 'problem', 5000)];
+    const t = nodeTimings('n1', evs, 100_000);
+    expect(t.phases.map((p) => p.state)).toEqual(['discovered', 'hardware-installing', 'problem']);
+    expect(t.phases[t.slowest].state).toBe('hardware-installing');
+    const b = batchTimings(evs, 100_000);
+    expect(b.slowest).toBe('hardware-installing');
+    expect(b.phases.find((p) => p.state === 'problem')!.median_ms).toBe(95_000);
+  });
+
   it('counts a still-running batch up to now', () => {
     const b = batchTimings([ev(1, 1, 'discovered', 1000)], 6000);
     expect(b).toMatchObject({ nodes: 1, ready: 0, wall_ms: 5000, slowest: 'discovered' });

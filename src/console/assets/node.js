@@ -16,7 +16,8 @@ const ACTIONS = [
   ['Delete', 'delete', 'Delete this node: it is powered off, its addresses are released and it leaves the appliance.', true],
 ];
 
-function bucketOf(state) {
+/** Colour bucket of a state (same mapping as the server's bucketOf). */
+export function bucketOf(state) {
   if (state === 'ready') return 'ready';
   if (state === 'discovered' || state === 'discovering') return 'pending';
   if (state === 'problem') return 'failed';

@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { fmtDuration, fmtTime, h, replace, short, table } from './dom.js';
 import { onEvent } from './events.js';
+import { bucketOf } from './node.js';
 
 export function mount(root) {
   let alive = true;
@@ -43,7 +44,7 @@ export function mount(root) {
                 h('td', {}, fmtDuration(p.p90_ms)),
                 h('td', {}, fmtDuration(p.max_ms)),
                 h('td', {}, h('a', { href: `#/node/${encodeURIComponent(p.max_node)}` }, short(p.max_node))),
-                h('td', { class: 'barcell' }, h('span', { class: 'bar b-building', style: { width: `${Math.max(1, Math.round((p.median_ms / max) * 100))}%` } })),
+                h('td', { class: 'barcell' }, h('span', { class: `bar b-${bucketOf(p.state)}`, style: { width: `${Math.max(1, Math.round((p.median_ms / max) * 100))}%` } })),
               ),
             ),
             { id: 'phase-table' },
