@@ -18,6 +18,7 @@ import { EventBus } from './services/events.js';
 import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
+import { createDhcpService } from './services/dhcp-service.js';
 import { registerNodeRoutes } from './api/nodes.js';
 import { UserRepo } from './store/users.js';
 import { SessionRepo } from './store/sessions.js';
@@ -290,6 +291,9 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       },
     ),
   );
+  if (config.services.dhcp.enabled) {
+    services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
+  }
   return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks };
 }
 

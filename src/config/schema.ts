@@ -57,6 +57,12 @@ export interface Config {
       range_end: string;
       /** Relayed subnets (selected by giaddr). */
       relays: DhcpSubnet[];
+      /** Loader for UEFI x64 PXE ROMs (arch 7/9). */
+      efi_loader: 'snponly.efi' | 'ipxe.efi';
+      /** Quarantine of a declined address, seconds (RFC 2131 §4.3.3). */
+      decline_seconds: number;
+      /** Bound on outstanding offers kept in memory (oldest evicted). */
+      max_offers: number;
     };
     tftp: ServiceBase & {
       /** Directory of boot loaders served over TFTP. */
@@ -163,7 +169,7 @@ export const configSpec: FieldSpec = {
           mode: { kind: 'enum', values: ['full', 'proxy'], default: 'full' },
           proxy_port: port(4011),
           client_port: port(68),
-          lease_seconds: { kind: 'number', integer: true, min: 60, max: 31_536_000, default: 3600 },
+          lease_seconds: { kind: 'number', integer: true, min: 10, max: 31_536_000, default: 3600 },
           offer_hold_seconds: { kind: 'number', integer: true, min: 1, max: 600, default: 30 },
           range_start: { kind: 'string', default: '', check: (v) => (v === '' ? null : ipv4(v)) },
           range_end: { kind: 'string', default: '', check: (v) => (v === '' ? null : ipv4(v)) },
@@ -180,6 +186,9 @@ export const configSpec: FieldSpec = {
               },
             },
           },
+          efi_loader: { kind: 'enum', values: ['snponly.efi', 'ipxe.efi'], default: 'snponly.efi' },
+          decline_seconds: { kind: 'number', integer: true, min: 1, max: 86_400, default: 600 },
+          max_offers: { kind: 'number', integer: true, min: 16, max: 1_000_000, default: 16_384 },
         }),
         tftp: service(69, { root: { kind: 'string', default: '', check: () => null } }),
         dns: service(53, {

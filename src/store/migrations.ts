@@ -75,6 +75,41 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 2,
+    name: 'dhcp: leases',
+    sql: `
+      -- DHCP leases (src/store/dhcp-leases.ts). The primary key on the
+      -- address means no address is ever held by two MACs; (pool, mac) is
+      -- unique so a client holds one address per pool. mac is NULL for a
+      -- declined (quarantined) address. Only these two B-trees are written
+      -- per lease (each commit writes as few WAL pages as possible).
+      CREATE TABLE dhcp_leases (
+        address_int INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        pool TEXT NOT NULL,
+        mac TEXT,
+        state TEXT NOT NULL CHECK (state IN ('bound', 'released', 'declined')),
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        hostname TEXT,
+        UNIQUE (pool, mac)
+      );
+      -- Generation counter of everything a DHCP reservation depends on (node
+      -- MACs, node names, admin allocations): the DHCP policy caches
+      -- reservations and re-reads them when this changes.
+      CREATE TABLE dhcp_reservation_gen (id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);
+      INSERT INTO dhcp_reservation_gen (id, gen) VALUES (1, 0);
+      CREATE TRIGGER dhcp_gen_macs_i AFTER INSERT ON node_macs BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_macs_u AFTER UPDATE ON node_macs BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_macs_d AFTER DELETE ON node_macs BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_nodes_u AFTER UPDATE OF name ON nodes BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_nodes_d AFTER DELETE ON nodes BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_alloc_i AFTER INSERT ON allocations BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_alloc_u AFTER UPDATE ON allocations BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+      CREATE TRIGGER dhcp_gen_alloc_d AFTER DELETE ON allocations BEGIN UPDATE dhcp_reservation_gen SET gen = gen + 1; END;
+    `,
+  },
+  {
     version: 3,
     name: 'ipmi: node power state and faults, power request log',
     sql: `
