@@ -52,6 +52,11 @@ import { registerPowerRoutes } from './api/power.js';
 import { DnsView } from './store/dnsview.js';
 import { createDnsService } from './services/dns.js';
 import { createNtpService } from './services/ntp.js';
+import { registerBootFileRoutes } from './api/boot-files.js';
+import { BootFileSource } from './services/boot-files.js';
+import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
+import { createTftpService } from './services/tftp.js';
+import type { TftpServer } from './protocols/tftp/server.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -72,6 +77,10 @@ export interface Appliance {
   power: PowerService;
   http: Server;
   services: Service[];
+  /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
+  bootFiles: BootFileSource;
+  /** The TFTP server when enabled. */
+  tftp: TftpServer | null;
   /** The admin token when it was created by this start (first start only). */
   initialAdminToken: string | null;
   /** The console admin password when it was created by this start (first start only). */
@@ -256,6 +265,21 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   }
   if (config.services.ntp.enabled) services.push(tracked(createNtpService(config, clock, log.child({ component: 'ntp' })).service, status));
 
+  const tftpCfg = config.services.tftp;
+  const bootFiles = new BootFileSource({
+    root: tftpCfg.root,
+    prefixes: [{ prefix: 'discovery', dir: join(config.data_dir, 'images', 'discovery') }, ...tftpCfg.prefix_roots],
+    now: () => clock.now(),
+  });
+  provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
+  registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
+  let tftp: TftpServer | null = null;
+  if (tftpCfg.enabled) {
+    const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);
+    tftp = t.server;
+    services.push(t.service);
+  }
+
   if (config.services.http.enabled) {
     services.push(
       service(
@@ -294,7 +318,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp };
 }
 
 /**

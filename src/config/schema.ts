@@ -67,6 +67,23 @@ export interface Config {
     tftp: ServiceBase & {
       /** Directory of boot loaders served over TFTP. */
       root: string;
+      /** Where the iPXE loaders are copied from when missing in `root` (Debian ipxe package). */
+      ipxe_dir: string;
+      /** Largest blksize granted (RFC 2348, 8..65464). */
+      max_blksize: number;
+      /** Largest windowsize granted (RFC 7440). */
+      max_windowsize: number;
+      /** First retransmission timeout in ms (doubles per retry up to max_timeout_ms). */
+      timeout_ms: number;
+      max_timeout_ms: number;
+      /** Retransmissions before a transfer is abandoned. */
+      retries: number;
+      /** Concurrent transfers. */
+      max_transfers: number;
+      /** Requests per second per client address. */
+      requests_per_second: number;
+      /** Extra directories served under a path prefix (TFTP and /boot/files/), besides discovery/. */
+      prefix_roots: Array<{ prefix: string; dir: string }>;
     };
     dns: ServiceBase & {
       /** Upstream resolvers (`a.b.c.d` or `a.b.c.d:port`) for admin-network clients; empty: not a resolver at all. */
@@ -190,7 +207,28 @@ export const configSpec: FieldSpec = {
           decline_seconds: { kind: 'number', integer: true, min: 1, max: 86_400, default: 600 },
           max_offers: { kind: 'number', integer: true, min: 16, max: 1_000_000, default: 16_384 },
         }),
-        tftp: service(69, { root: { kind: 'string', default: '', check: () => null } }),
+        tftp: service(69, {
+          root: { kind: 'string', default: '', check: () => null },
+          ipxe_dir: { kind: 'string', default: '/usr/lib/ipxe', check: nonEmpty },
+          max_blksize: { kind: 'number', integer: true, min: 512, max: 65464, default: 65464 },
+          max_windowsize: { kind: 'number', integer: true, min: 1, max: 65535, default: 64 },
+          timeout_ms: { kind: 'number', integer: true, min: 20, max: 60_000, default: 1000 },
+          max_timeout_ms: { kind: 'number', integer: true, min: 20, max: 255_000, default: 8000 },
+          retries: { kind: 'number', integer: true, min: 1, max: 50, default: 5 },
+          max_transfers: { kind: 'number', integer: true, min: 1, max: 100_000, default: 1000 },
+          requests_per_second: { kind: 'number', integer: true, min: 1, max: 100_000, default: 50 },
+          prefix_roots: {
+            kind: 'list',
+            default: [],
+            of: {
+              kind: 'object',
+              fields: {
+                prefix: { kind: 'string', check: (v) => (/^[A-Za-z0-9._-]+$/.test(v) && v !== '.' && v !== '..' ? null : `bad prefix ${JSON.stringify(v)}`) },
+                dir: { kind: 'string', check: nonEmpty },
+              },
+            },
+          },
+        }),
         dns: service(53, {
           forwarders: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
           rate_limit: { kind: 'number', integer: true, min: 0, max: 10_000_000, default: 2000 },

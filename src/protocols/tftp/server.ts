@@ -1,0 +1,277 @@
+/**
+ * TFTP read server (RFC 1350 + RFC 2347/2348/2349/7440). The well-known
+ * socket only receives requests; every transfer gets its own socket on a
+ * fresh port (RFC 1350 section 4: a new TID per transfer), connected to the
+ * client so the kernel drops datagrams from other TIDs. The server asks a
+ * FileSource for contents and never decides which paths are allowed.
+ *
+ * Requests are rate-limited per client address and the number of concurrent
+ * transfers is bounded; an unanswered request costs at most one packet plus
+ * `retries` retransmissions (design section 4: one packet before the first ACK).
+ */
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../../lib/clock.js';
+import { errorMessage, isCrowbarError } from '../../lib/errors.js';
+import { LogThrottle, type Logger } from '../../lib/logger.js';
+import { RateLimiter } from '../../lib/rate.js';
+import { decode, encode, ERR, OP, type RequestPacket } from './packet.js';
+import { negotiate } from './options.js';
+import type { FileSource } from './source.js';
+import { ReadTransfer, type RetryPolicy, type TransferResult } from './transfer.js';
+
+/** Limits and tunables of the server. */
+export interface TftpLimits extends RetryPolicy {
+  /** Largest blksize granted (RFC 2348: up to 65464). */
+  maxBlksize: number;
+  /** Largest windowsize granted (RFC 7440). */
+  maxWindowsize: number;
+  /** Concurrent transfers; further requests get ERROR 0 "server busy". */
+  maxTransfers: number;
+  /** Requests per second per client address (token bucket), and its burst. */
+  requestsPerSecond: number;
+  requestBurst: number;
+}
+
+/** Default limits. */
+export const DEFAULT_TFTP_LIMITS: TftpLimits = {
+  maxBlksize: 65464,
+  maxWindowsize: 64,
+  maxTransfers: 1000,
+  requestsPerSecond: 50,
+  requestBurst: 100,
+  timeoutMs: 1000,
+  maxTimeoutMs: 8000,
+  retries: 5,
+};
+
+/** Construction options. */
+export interface TftpServerOptions {
+  /** Address to bind (0.0.0.0 for all). */
+  bind: string;
+  /** Request port (69). */
+  port: number;
+  source: FileSource;
+  log: Logger;
+  clock: Clock;
+  limits?: Partial<TftpLimits>;
+  /** Socket factory (tests may inject); default: a node:dgram udp4 socket. */
+  createSocket?: () => dgram.Socket;
+}
+
+/** A completed transfer, reported to `onTransfer` listeners (metrics, tests). */
+export interface TransferRecord extends TransferResult {
+  path: string;
+  client: string;
+  blksize: number;
+  windowsize: number;
+  ms: number;
+}
+
+/** The TFTP read server. */
+export class TftpServer {
+  private socket: dgram.Socket | null = null;
+  private readonly limits: TftpLimits;
+  private readonly transfers = new Map<string, { transfer: ReadTransfer | null; sock: dgram.Socket | null }>();
+  private readonly rate: RateLimiter;
+  /** Separate budget for ERROR answers to malformed datagrams, so junk cannot starve real requests. */
+  private readonly errorRate: RateLimiter;
+  private readonly throttle = new LogThrottle(10, 10_000);
+  private readonly makeSocket: () => dgram.Socket;
+  private stopped = false;
+  /** Optional listener for finished transfers. */
+  onTransfer: ((r: TransferRecord) => void) | null = null;
+
+  constructor(private readonly o: TftpServerOptions) {
+    this.limits = { ...DEFAULT_TFTP_LIMITS, ...o.limits };
+    this.rate = new RateLimiter(this.limits.requestsPerSecond, this.limits.requestBurst);
+    this.errorRate = new RateLimiter(this.limits.requestsPerSecond, this.limits.requestBurst);
+    this.makeSocket = o.createSocket ?? (() => dgram.createSocket({ type: 'udp4' }));
+  }
+
+  /** Bind the request socket. Rejects when the port cannot be bound. */
+  async start(): Promise<void> {
+    const s = this.makeSocket();
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind({ port: this.o.port, address: this.o.bind, exclusive: true }, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    s.on('error', (e) => this.warn('socket', 'tftp request socket error', { error: e.message }));
+    s.on('message', (msg, rinfo) => {
+      try {
+        this.onRequest(msg, rinfo);
+      } catch (e) {
+        this.warn('handler', 'tftp request handler failed', { error: errorMessage(e) });
+      }
+    });
+    this.socket = s;
+    this.stopped = false;
+  }
+
+  /** The bound port (useful with port 0 in tests). */
+  get port(): number {
+    return (this.socket?.address() as AddressInfo | undefined)?.port ?? 0;
+  }
+
+  /** Number of transfers in progress (including requests being opened). */
+  get activeTransfers(): number {
+    return this.transfers.size;
+  }
+
+  /** Close the request socket and abort every transfer. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.transfers.values()) {
+      t.transfer?.abort('server shutting down', true);
+      if (!t.transfer) closeQuietly(t.sock);
+    }
+    this.transfers.clear();
+    const s = this.socket;
+    this.socket = null;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private warn(key: string, msg: string, fields: Record<string, unknown>): void {
+    if (this.throttle.allow(key, this.o.clock.now())) this.o.log.warn(msg, fields);
+  }
+
+  private replyError(rinfo: dgram.RemoteInfo, code: number, message: string): void {
+    // Errors before a transfer exists are answered from the request socket;
+    // an ERROR is never retransmitted (RFC 1350 section 7).
+    this.socket?.send(encode({ op: OP.ERROR, code, message }), rinfo.port, rinfo.address);
+  }
+
+  private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.stopped) return;
+    const now = this.o.clock.now();
+    const d = decode(msg);
+    if (!d.ok) {
+      this.warn(`bad:${rinfo.address}`, 'tftp: malformed datagram dropped', { client: rinfo.address, reason: d.reason, bytes: msg.length });
+      // Answer malformed requests with an ERROR (rate-limited); junk shorter than an opcode gets nothing.
+      if (d.code !== undefined && this.errorRate.take(rinfo.address, now)) this.replyError(rinfo, d.code, d.reason);
+      return;
+    }
+    const p = d.packet;
+    if (p.op !== OP.RRQ && p.op !== OP.WRQ) {
+      // DATA/ACK/ERROR/OACK belong to a transfer port, never to the request port.
+      this.warn(`stray:${rinfo.address}`, 'tftp: non-request packet on the request port', { client: rinfo.address, op: p.op });
+      return;
+    }
+    if (!this.rate.take(rinfo.address, now)) {
+      this.warn(`rate:${rinfo.address}`, 'tftp: request rate exceeded, dropping', { client: rinfo.address });
+      return;
+    }
+    if (p.op === OP.WRQ) {
+      this.o.log.info('tftp: write request refused', { client: rinfo.address, path: p.filename });
+      this.replyError(rinfo, ERR.ACCESS_VIOLATION, 'write requests are not accepted');
+      return;
+    }
+    // RFC 1350 section 5: modes netascii and octet ("mail" is obsolete); anything else is illegal.
+    if (p.mode !== 'octet' && p.mode !== 'netascii') {
+      this.replyError(rinfo, ERR.ILLEGAL_OPERATION, `unsupported mode ${JSON.stringify(p.mode.slice(0, 32))}`);
+      return;
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    // A retransmitted RRQ from the same TID while its transfer runs: the transfer's own timer resends.
+    if (this.transfers.has(key)) return;
+    if (this.transfers.size >= this.limits.maxTransfers) {
+      this.warn('busy', 'tftp: too many transfers, refusing', { client: rinfo.address, active: this.transfers.size });
+      this.replyError(rinfo, ERR.NOT_DEFINED, 'server busy, try again later');
+      return;
+    }
+    const slot = { transfer: null as ReadTransfer | null, sock: null as dgram.Socket | null };
+    this.transfers.set(key, slot);
+    void this.begin(p, rinfo, key, slot).catch((e: unknown) => {
+      this.transfers.delete(key);
+      closeQuietly(slot.sock);
+      this.warn('begin', 'tftp: could not start transfer', { client: rinfo.address, path: p.filename, error: errorMessage(e) });
+      this.replyError(rinfo, ERR.NOT_DEFINED, 'internal error');
+    });
+  }
+
+  private async begin(p: RequestPacket, rinfo: dgram.RemoteInfo, key: string, slot: { transfer: ReadTransfer | null; sock: dgram.Socket | null }): Promise<void> {
+    const started = this.o.clock.now();
+    let file;
+    try {
+      file = await this.o.source.open({ path: p.filename, remoteAddress: rinfo.address, protocol: 'tftp' });
+    } catch (e) {
+      this.transfers.delete(key);
+      if (isCrowbarError(e, 'forbidden') || isCrowbarError(e, 'bad_request')) {
+        this.o.log.info('tftp: request refused', { client: rinfo.address, path: p.filename.slice(0, 256), reason: errorMessage(e) });
+        this.replyError(rinfo, ERR.ACCESS_VIOLATION, 'access violation');
+        return;
+      }
+      throw e;
+    }
+    if (!file) {
+      this.transfers.delete(key);
+      this.o.log.info('tftp: file not found', { client: rinfo.address, path: p.filename.slice(0, 256) });
+      this.replyError(rinfo, ERR.FILE_NOT_FOUND, 'file not found');
+      return;
+    }
+    if (this.stopped || this.transfers.get(key) !== slot) {
+      await file.close();
+      return;
+    }
+    const netascii = p.mode === 'netascii';
+    const neg = negotiate(p.options, netascii ? null : file.size, this.limits);
+    if (neg.ignored.length) this.o.log.debug('tftp: options ignored', { client: rinfo.address, ignored: neg.ignored });
+    const sock = this.makeSocket();
+    slot.sock = sock;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind({ port: 0, address: this.o.bind }, () => {
+          sock.connect(rinfo.port, rinfo.address, () => {
+            sock.off('error', reject);
+            resolve();
+          });
+        });
+      });
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+    if (this.stopped || this.transfers.get(key) !== slot) {
+      await file.close();
+      closeQuietly(sock);
+      return;
+    }
+    const transfer = new ReadTransfer({
+      file,
+      netascii,
+      negotiated: neg,
+      retry: this.limits,
+      now: () => this.o.clock.now(),
+      io: {
+        send: (buf, len) => sock.send(buf, 0, len),
+        close: () => closeQuietly(sock),
+      },
+      onEnd: (r) => {
+        if (this.transfers.get(key) === slot) this.transfers.delete(key);
+        const rec: TransferRecord = { ...r, path: p.filename, client: key, blksize: neg.blksize, windowsize: neg.windowsize, ms: this.o.clock.now() - started };
+        const fields = { path: p.filename.slice(0, 256), client: key, bytes: r.bytes, ms: rec.ms, blksize: neg.blksize, windowsize: neg.windowsize, retransmits: r.retransmits };
+        if (r.ok) this.o.log.info('tftp: transfer complete', fields);
+        else this.o.log.info('tftp: transfer failed', { ...fields, reason: r.reason });
+        this.onTransfer?.(rec);
+      },
+    });
+    slot.transfer = transfer;
+    sock.on('message', (m) => transfer.onPacket(m));
+    // On a connected socket an ICMP port-unreachable surfaces as ECONNREFUSED: the client is gone.
+    sock.on('error', (e) => transfer.abort(`socket error: ${e.message}`));
+    transfer.start();
+  }
+}
+
+function closeQuietly(s: dgram.Socket | null): void {
+  if (!s) return;
+  try {
+    s.close();
+  } catch {
+    /* already closed */
+  }
+}
