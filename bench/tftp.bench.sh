@@ -12,10 +12,11 @@
 #   curl1468    curl --tftp-blksize 1468
 #   atftp1468w16 atftp --option "blksize 1468" --option "windowsize 16" (RFC 7440)
 #   conc20      20 concurrent curl --tftp-blksize 1468 (aggregate MB/s until all finish)
-# HTTP rows: curl x1 and x10 parallel on a 300 MiB file, crowbar vs nginx (sendfile).
+# HTTP rows: curl x1 and x10 parallel on a 300 MiB file, crowbar vs nginx (sendfile),
+#   once per CPU placement in HTTP_PINS (default "none split").
 #
 # env: REPEATS=3  TFTP_MB=32  HTTP_MB=300  NCONC=20  NPAR=10  PIN=split|none|same
-#      PARTS="tftp http"  SERVERS="crowbar tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
+#      HTTP_PINS="none split"  PARTS="tftp http"  SERVERS="crowbar tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
 # PIN=split (default): servers on CPU0, clients on CPU1. Lock-step TFTP is bound
 # by the wake-up round trip, which on a 2-vCPU VM depends on CPU placement.
 # MB/s = 10^6 bytes/s from the clients' wall time; every output's size is checked
@@ -37,13 +38,17 @@ ID=$(printf '%04x' $(( $$ % 65536 )))
 NS_S=cbb${ID}s; NS_C=cbb${ID}c; IF_S=cbb${ID}s; IF_C=cbb${ID}c
 SUB=10.213.$(( $$ % 250 ))
 SRV_IP=$SUB.1; CLI_IP=$SUB.2
-case "$PIN" in
-  none)  SRV_TS=(); CLI_TS=();;
-  split) SRV_TS=(taskset -c 0); CLI_TS=(taskset -c 1);;
-  same)  SRV_TS=(taskset -c 0); CLI_TS=(taskset -c 0);;
-  *) echo "PIN must be none|split|same" >&2; exit 2;;
-esac
-[ "$(nproc)" -ge 2 ] || { SRV_TS=(); CLI_TS=(); }
+HTTP_PINS=${HTTP_PINS:-"none split"}
+set_pin() {
+  case "$1" in
+    none)  SRV_TS=(); CLI_TS=();;
+    split) SRV_TS=(taskset -c 0); CLI_TS=(taskset -c 1);;
+    same)  SRV_TS=(taskset -c 0); CLI_TS=(taskset -c 0);;
+    *) echo "PIN must be none|split|same" >&2; exit 2;;
+  esac
+  [ "$(nproc)" -ge 2 ] || { SRV_TS=(); CLI_TS=(); }
+}
+set_pin "$PIN"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -192,9 +197,11 @@ if [[ " $PARTS " == *" tftp "* ]]; then
 fi
 
 if [[ " $PARTS " == *" http "* ]]; then
-  CSV=$ROOT_DIR/bench/results/http-boot-$TS.csv
-  echo "server,test,repeat,seconds,mb_per_s,ok,srv_cpu_s" >"$CSV"
   WANT=$(stat -c %s "$WORK/root/$H")
+  for HPIN in $HTTP_PINS; do
+  set_pin "$HPIN"
+  CSV=$ROOT_DIR/bench/results/http-boot-$HPIN-$TS.csv
+  echo "server,test,repeat,seconds,mb_per_s,ok,srv_cpu_s" >"$CSV"
   for rep in $(seq 1 "$REPEATS"); do
     for s in crowbar nginx; do
       d=$WORK/http-$s-$rep; rm -rf "$d"; mkdir -p "$d/tmp"
@@ -229,6 +236,7 @@ EOF
     done
   done
   echo
-  echo "## HTTP ${HTTP_MB} MiB file, curl x1 and x$NPAR parallel, PIN=$PIN, median (min-max) of $REPEATS -- $CSV"
+  echo "## HTTP ${HTTP_MB} MiB file, curl x1 and x$NPAR parallel, PIN=$HPIN, median (min-max) of $REPEATS -- $CSV"
   node "$ROOT_DIR/bench/tftp-summary.mjs" "$CSV" crowbar
+  done
 fi

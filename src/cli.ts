@@ -15,6 +15,8 @@ const USAGE = `usage: crowbar <command> [options]
 
 commands:
   serve [--config FILE]   run the appliance (default config: loopback, ./var/crowbar)
+  machines <verb> ...     nodes over the REST API: list|show|allocate|reboot|poweron|
+                          shutdown|identify|reinstall|reset|delete (crowbar machines help)
   barclamp list|show NAME
   barclamp create NAME [company] [dir]     write a new barclamp skeleton
   barclamp install PATH|ARCHIVE            install or upgrade (admin)
@@ -71,6 +73,9 @@ async function serve(args: string[]): Promise<number> {
   if (app.initialAdminToken) {
     process.stdout.write(`admin API token (shown once, also in ${config.data_dir}/admin.token): ${app.initialAdminToken}\n`);
   }
+  if (app.initialAdminPassword) {
+    process.stdout.write(`console user admin, password (shown once, also in ${config.data_dir}/admin.password): ${app.initialAdminPassword}\n`);
+  }
   const ac = new AbortController();
   const onSignal = (sig: string) => {
     app.log.info('signal received, stopping', { signal: sig });
@@ -87,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'machines':
+      return (await import('./cli/machines.js')).machines(rest, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), tty: process.stderr.isTTY === true });
     case 'power':
     case 'bootdev':
     case 'bmc':

@@ -29,11 +29,21 @@ import { installDiscoveryImage } from './services/discovery-image.js';
 import { registerDiscoveryRoutes } from './api/discovery.js';
 import { agentNode } from './api/agent-auth.js';
 import { registerHardwareInstallRoute } from './api/hardware-install.js';
-import { registerBootFileRoutes } from './api/boot-files.js';
-import { BootFileSource } from './services/boot-files.js';
-import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
-import { createTftpService } from './services/tftp.js';
-import type { TftpServer } from './protocols/tftp/server.js';
+import { UserRepo } from './store/users.js';
+import { SessionRepo } from './store/sessions.js';
+import { TokenAdmin } from './store/tokens.js';
+import { WebhookRepo } from './store/webhooks.js';
+import { EventLog } from './store/event-log.js';
+import { AccountService } from './services/accounts.js';
+import { EventFeed } from './services/feed.js';
+import { WebhookDispatcher, fetchPoster } from './services/webhooks.js';
+import { registerSessionRoutes, sessionAuth, sessionCookie } from './api/session.js';
+import { registerUserRoutes } from './api/users.js';
+import { registerEventRoutes } from './api/events.js';
+import { registerWebhookRoutes } from './api/webhooks.js';
+import { registerAllocationRoutes } from './api/allocations.js';
+import { registerOpenApiRoute } from './api/openapi.js';
+import { registerConsole } from './console/plugin.js';
 import { AllocationRepo } from './store/allocations.js';
 import { BarclampRepo, ProposalRepo } from './store/barclamps.js';
 import { BarclampService } from './services/barclamps.js';
@@ -51,6 +61,11 @@ import { registerPowerRoutes } from './api/power.js';
 import { DnsView } from './store/dnsview.js';
 import { createDnsService } from './services/dns.js';
 import { createNtpService } from './services/ntp.js';
+import { registerBootFileRoutes } from './api/boot-files.js';
+import { BootFileSource } from './services/boot-files.js';
+import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
+import { createTftpService } from './services/tftp.js';
+import type { TftpServer } from './protocols/tftp/server.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -81,6 +96,11 @@ export interface Appliance {
   tftp: TftpServer | null;
   /** The admin token when it was created by this start (first start only). */
   initialAdminToken: string | null;
+  /** The console admin password when it was created by this start (first start only). */
+  initialAdminPassword: string | null;
+  accounts: AccountService;
+  feed: EventFeed;
+  webhooks: WebhookDispatcher;
 }
 
 /** Optional overrides (tests inject a clock or a logger). */
@@ -139,6 +159,16 @@ function ensureAdminToken(cfg: Readonly<Config>, tokens: TokenRepo, clock: Clock
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   return token;
+}
+
+/** Create the console user `admin` on first start; password stored 0600 in the data directory. */
+async function ensureAdminPassword(cfg: Readonly<Config>, accounts: AccountService): Promise<string | null> {
+  const password = await accounts.ensureInitialAdmin();
+  if (password === null) return null;
+  const file = join(cfg.data_dir, 'admin.password');
+  writeFileSync(file, password + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return password;
 }
 
 /** Wrap a service so that its state shows in the health route. */
@@ -202,16 +232,36 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     network.releaseNodeId(node.id);
   });
 
+  // Console: users, sessions, live events, webhooks.
+  const sessions = new SessionRepo(db);
+  const accounts = new AccountService(new UserRepo(db), sessions, clock, log.child({ component: 'accounts' }));
+  const initialAdminPassword = await ensureAdminPassword(config, accounts);
+  const cookie = sessionCookie(config.services.http.public_url);
+  const eventLog = new EventLog(db);
+  const feed = new EventFeed(eventLog, nodeRepo, bus, log.child({ component: 'events' }));
+  const webhookRepo = new WebhookRepo(db);
+  const webhooks = new WebhookDispatcher(webhookRepo, fetchPoster, clock, log.child({ component: 'webhooks' }));
+  feed.subscribe((e) => webhooks.onEvent(e));
+  feed.start();
+
   const services: Service[] = [];
   const status: Record<string, string> = {};
   const http = await createApiServer({
     host: config.services.http.bind,
     port: config.services.http.port,
     tokens,
+    sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
     health: () => ({ services: status, nodes: nodeRepo.count() }),
   });
   registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
+  registerSessionRoutes(http, accounts, sessions, cookie);
+  registerUserRoutes(http, accounts, tokens, new TokenAdmin(db), clock);
+  const streams = registerEventRoutes(http, feed, nodes, nodeRepo, eventLog, clock);
+  registerWebhookRoutes(http, webhookRepo, webhooks, clock);
+  registerAllocationRoutes(http, allocations, nodes);
+  registerOpenApiRoute(http, '0.1.0');
+  registerConsole(http);
   registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   registerNetworkRoutes(http, network, nodeRepo);
   registerPowerRoutes(http, nodes, power);
@@ -297,10 +347,30 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       ),
     );
   }
+  // After http: stops first, closing event streams so the HTTP server can stop.
+  const purge = setInterval(() => {
+    sessions.purge(clock.now());
+    webhookRepo.prune(clock.now() - 30 * 86400_000);
+  }, 3600_000);
+  purge.unref();
+  services.push(
+    service(
+      'events',
+      async () => {
+        webhooks.start();
+      },
+      async () => {
+        clearInterval(purge);
+        streams.closeAll();
+        feed.stop();
+        webhooks.stop();
+      },
+    ),
+  );
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, bootFiles, tftp, initialAdminToken, discovery, bootScripts };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts };
 }
 
 /**

@@ -53,6 +53,7 @@ export function errorMapper(log: Logger): Lifecycle.Method {
     if (res instanceof CrowbarError) {
       const r = h.response({ error: res.code, message: res.message, ...(res.details ? { details: res.details } : {}) }).code(statusOf(res.code));
       if (res.code === 'unauthorized') r.header('www-authenticate', 'Bearer');
+      if (res.code === 'rate_limited' && typeof res.details?.retry_after === 'number') r.header('retry-after', String(res.details.retry_after));
       return r;
     }
     const status = res.output.statusCode;

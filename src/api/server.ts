@@ -6,7 +6,7 @@ import Hapi from '@hapi/hapi';
 import Inert from '@hapi/inert';
 import type { Logger } from '../lib/logger.js';
 import type { TokenRepo } from '../store/tokens.js';
-import { registerTokenAuth } from './auth.js';
+import { registerTokenAuth, type SessionAuth } from './auth.js';
 import { errorMapper } from './errors.js';
 
 /** Options for the HTTP server. */
@@ -14,6 +14,8 @@ export interface ApiServerOptions {
   host: string;
   port: number;
   tokens: TokenRepo;
+  /** Console sessions as a second auth strategy (src/api/session.ts). */
+  sessions?: SessionAuth;
   log: Logger;
   /** Extra health information (service status). */
   health: () => Record<string, unknown>;
@@ -27,11 +29,13 @@ export async function createApiServer(o: ApiServerOptions): Promise<Hapi.Server>
     routes: {
       security: { hsts: false, xframe: 'deny', noSniff: true, referrer: 'same-origin' },
       payload: { maxBytes: 1024 * 1024 },
+      // Cookies are read by the auth scheme itself (src/api/auth.ts); a foreign malformed cookie must not fail requests.
+      state: { parse: false, failAction: 'ignore' },
     },
     router: { stripTrailingSlash: true },
   });
   await server.register(Inert);
-  registerTokenAuth(server, o.tokens);
+  registerTokenAuth(server, o.tokens, o.sessions);
   server.ext('onPreResponse', errorMapper(o.log));
   server.route({
     method: 'GET',

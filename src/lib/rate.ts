@@ -36,6 +36,21 @@ export class RateLimiter {
     return true;
   }
 
+  /** True when `key` could take a token now (nothing is consumed). */
+  peek(key: string, nowMs: number): boolean {
+    const b = this.buckets.get(key);
+    if (!b) return true;
+    return Math.min(this.burst, b.tokens + ((nowMs - b.at) / 1000) * this.ratePerSec) >= 1;
+  }
+
+  /** Seconds until `key` has a token again (0 when it has one now). */
+  retryAfter(key: string, nowMs: number): number {
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    const t = Math.min(this.burst, b.tokens + ((nowMs - b.at) / 1000) * this.ratePerSec);
+    return t >= 1 ? 0 : Math.ceil((1 - t) / this.ratePerSec);
+  }
+
   /** Number of keys currently tracked (bounded by maxKeys). */
   get size(): number {
     return this.buckets.size;

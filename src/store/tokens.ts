@@ -42,3 +42,18 @@ export class TokenRepo {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM api_tokens').get() as { n: number }).n;
   }
 }
+
+/** Listing and revocation of API tokens (admin token management). */
+export class TokenAdmin {
+  constructor(private readonly db: Db) {}
+
+  /** All tokens (never their secrets). */
+  list(): Array<ApiToken & { last_used_at: number | null }> {
+    return this.db.prepare<[], ApiToken & { last_used_at: number | null }>('SELECT id, name, role, created_at, last_used_at FROM api_tokens ORDER BY id').all();
+  }
+
+  /** Revoke a token by id; false when there was none. */
+  revoke(id: number): boolean {
+    return this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
+  }
+}

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TftpServer, type TransferRecord } from '../../src/protocols/tftp/server.js';
 import { BootFileSource } from '../../src/services/boot-files.js';
 import { memoryLogger } from '../../src/lib/logger.js';
-import { ManualClock } from '../../src/lib/clock.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { decode, encode, OP } from '../../src/protocols/tftp/packet.js';
 import { have } from '../helpers/netns.js';
 
@@ -94,7 +94,7 @@ beforeAll(async () => {
   symlinkSync(join(dir, 'outside.txt'), join(root, 'sub', 'leak'));
   symlinkSync('/etc', join(root, 'etc'));
   const source = new BootFileSource({ root, now: () => Date.now() });
-  server = new TftpServer({ bind: HOST, port: 0, source, log, clock: new ManualClock(), limits: { timeoutMs: 200, maxTimeoutMs: 800 } });
+  server = new TftpServer({ bind: HOST, port: 0, source, log, clock: systemClock, limits: { timeoutMs: 200, maxTimeoutMs: 800 } });
   server.onTransfer = (r) => records.push(r);
   await server.start();
 });

@@ -29,7 +29,7 @@ function setup(size: number, opts: Array<[string, string]> = [], retry = { timeo
 }
 
 describe('ReadTransfer', () => {
-  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }));
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }));
   afterEach(() => vi.useRealTimers());
 
   it('lock-step: one DATA per new ACK, short last block ends it (RFC 1350)', async () => {
@@ -174,7 +174,7 @@ describe('ReadTransfer', () => {
 });
 
 describe('ReadTransfer timeout option', () => {
-  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }));
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }));
   afterEach(() => vi.useRealTimers());
   it('uses a negotiated timeout as the upper bound of the backoff (RFC 2349)', async () => {
     const s = setup(100, [['timeout', '1']], { timeoutMs: 300, maxTimeoutMs: 8000, retries: 5 });

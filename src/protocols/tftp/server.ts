@@ -245,6 +245,7 @@ export class TftpServer {
       netascii,
       negotiated: neg,
       retry: this.limits,
+      now: () => this.o.clock.now(),
       io: {
         send: (buf, len) => sock.send(buf, 0, len),
         close: () => closeQuietly(sock),

@@ -58,6 +58,8 @@ export interface TransferOptions {
   chunkSize?: number;
   /** Called exactly once when the transfer ends. */
   onEnd: (r: TransferResult) => void;
+  /** Millisecond clock for retransmission deadlines (default Date.now). */
+  now?: () => number;
 }
 
 type Phase = 'oack' | 'data' | 'done';
@@ -81,11 +83,15 @@ export class ReadTransfer {
   private building = false;
   private tries = 0;
   private timer: NodeJS.Timeout | null = null;
-  private timerDelay = 0;
+  /** When the packets now awaiting an ACK were (re)sent, ms. */
+  private sentAt = 0;
+  private timerDue = 0;
+  private readonly now: () => number;
   private oackPacket: Buffer | null = null;
   private readonly stats = { bytes: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 };
 
   constructor(private readonly o: TransferOptions) {
+    this.now = o.now ?? Date.now;
     this.blksize = o.negotiated.blksize;
     this.window = o.negotiated.windowsize;
     this.slots = Array.from({ length: this.window }, () => Buffer.allocUnsafe(4 + this.blksize));
@@ -243,16 +249,37 @@ export class ReadTransfer {
     return Math.min(cap, this.o.retry.timeoutMs * 2 ** this.tries);
   }
 
+  /**
+   * Note that packets were just (re)sent: the retransmission deadline is
+   * `sentAt + delay()`. One timer per transfer, re-armed lazily when it fires
+   * early, so the per-ACK cost is a clock read rather than timer list work.
+   */
   private arm(): void {
+    this.sentAt = this.now();
     const d = this.delay();
-    if (this.timer && d === this.timerDelay) {
-      this.timer.refresh();
+    if (this.timer !== null) {
+      // A pending timer due no later than the new deadline re-arms itself when it fires.
+      if (this.sentAt + d >= this.timerDue) return;
+      clearTimeout(this.timer);
+    }
+    this.schedule(d);
+  }
+
+  private schedule(ms: number): void {
+    this.timerDue = this.now() + ms;
+    this.timer = setTimeout(() => this.onTimer(), ms);
+    this.timer.unref?.();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    if (this.phase === 'done') return;
+    const left = this.sentAt + this.delay() - this.now();
+    if (left > 0) {
+      this.schedule(left);
       return;
     }
-    if (this.timer) clearTimeout(this.timer);
-    this.timerDelay = d;
-    this.timer = setTimeout(() => this.onTimeout(), d);
-    this.timer.unref?.();
+    this.onTimeout();
   }
 
   private onTimeout(): void {
