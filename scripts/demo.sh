@@ -44,6 +44,7 @@ bash lab/up.sh || exit 1
 bash lab/ra.sh start || exit 1
 bash lab/appliance.sh start || exit 1
 TOKEN=$(cat "$CBLAB_STATE/appliance/admin.token")
+PASSWORD=$(cat "$CBLAB_STATE/appliance/admin.password" 2> /dev/null || echo "(see $CBLAB_STATE/appliance.log)")
 API="http://$CBLAB_HOST_PEER_IP"
 
 for i in $(seq 1 "$DEMO_VMS"); do
@@ -65,6 +66,7 @@ cat <<EOM
 
 == Crowbar demo is running ($DEMO_VMS machines, accelerator $(lab_accel))
    API / console : $API/   (from this host, private veth; health: $API/api/v1/health)
+   console login : admin / $PASSWORD
    admin token   : $TOKEN
    try           : curl -s -H "Authorization: Bearer $TOKEN" $API/api/v1/nodes
    VM consoles   : tail -f $CBLAB_STATE/vm/demo1/serial.log

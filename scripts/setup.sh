@@ -41,7 +41,11 @@ if [[ "${CROWBAR_SETUP_SKIP_APT:-0}" != 1 && $(id -u) == 0 ]] && command -v apt-
   fi
 fi
 
-if [[ ! -d node_modules/better-sqlite3/build ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+if [[ -L node_modules ]]; then
+  # A shared node_modules (a symlink, e.g. in a git worktree): `npm ci` here would empty the
+  # shared directory for everyone; install from the tree that owns it instead.
+  [[ -d node_modules/better-sqlite3/build ]] || echo "setup: node_modules is a symlink to $(readlink node_modules) and incomplete; run npm ci there" >&2
+elif [[ ! -d node_modules/better-sqlite3/build ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
