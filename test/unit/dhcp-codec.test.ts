@@ -231,10 +231,11 @@ describe('dhcp reply destination (RFC 2131 §4.1)', () => {
     expect(replyDestination({ ...base, type: MessageType.NAK, giaddr: '10.9.0.1' }).setBroadcastFlag).toBe(true);
   });
   it('NAK broadcast; ciaddr unicast; otherwise broadcast', () => {
-    expect(replyDestination({ ...base, type: MessageType.NAK, ciaddr: '10.0.0.5' }).address).toBe('10.0.0.255');
+    // RFC 2131 §4.1: broadcasts go to 0xffffffff; the subnet broadcast is only the fallback.
+    expect(replyDestination({ ...base, type: MessageType.NAK, ciaddr: '10.0.0.5' })).toEqual({ address: '255.255.255.255', port: 68, setBroadcastFlag: false, fallback: '10.0.0.255' });
     expect(replyDestination({ ...base, type: MessageType.ACK, ciaddr: '10.0.0.5' })).toEqual({ address: '10.0.0.5', port: 68, setBroadcastFlag: false });
-    expect(replyDestination({ ...base, type: MessageType.OFFER, flags: FLAG_BROADCAST }).address).toBe('10.0.0.255');
-    expect(replyDestination({ ...base, type: MessageType.OFFER }).address).toBe('10.0.0.255');
+    expect(replyDestination({ ...base, type: MessageType.OFFER, flags: FLAG_BROADCAST })).toEqual({ address: '255.255.255.255', port: 68, setBroadcastFlag: false, fallback: '10.0.0.255' });
+    expect(replyDestination({ ...base, type: MessageType.OFFER }).address).toBe('255.255.255.255');
   });
   it('PXE port -> back to the source', () => {
     expect(replyDestination({ ...base, type: MessageType.ACK, listener: 'pxe', from: { address: '10.0.0.7', port: 4011 } })).toEqual({ address: '10.0.0.7', port: 4011, setBroadcastFlag: false });

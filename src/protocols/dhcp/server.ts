@@ -220,11 +220,23 @@ export class DhcpServer {
       const max = optVal.readU16(m.options.get(Opt.MAX_MESSAGE_SIZE));
       const buf = encodeMessage(reply, max === null ? 1500 - 28 : max - 28, m.options.get(Opt.PARAMETER_LIST));
       this.stats.answered++;
+      const fail = (to: string, err: Error) => {
+        this.stats.sendErrors++;
+        this.warn(`send:${to}`, 'dhcp: send failed', { to, port: dest.port, error: err.message });
+      };
       sock.send(buf, dest.port, dest.address, (err) => {
-        if (err) {
-          this.stats.sendErrors++;
-          this.warn(`send:${dest.address}`, 'dhcp: send failed', { to: dest.address, port: dest.port, error: err.message });
-        }
+        if (!err) return;
+        if (!dest.fallback) return fail(dest.address, err);
+        // No route for 255.255.255.255 on this host (no default route, or
+        // no `broadcast 255.255.255.255 dev <admin if>` route: docs/dhcp.md).
+        // The subnet's directed broadcast reaches iPXE and Linux clients.
+        this.warn('send:limited-broadcast', 'dhcp: cannot send to 255.255.255.255; using the subnet broadcast (add a route for it: docs/dhcp.md)', {
+          error: err.message,
+          fallback: dest.fallback,
+        });
+        sock.send(buf, dest.port, dest.fallback, (err2) => {
+          if (err2) fail(dest.fallback!, err2);
+        });
       });
     } catch (e) {
       this.policyFailed(req, e);
