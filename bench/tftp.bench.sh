@@ -15,7 +15,7 @@
 # HTTP rows: curl x1 and x10 parallel on a 300 MiB file, crowbar vs nginx (sendfile),
 #   once per CPU placement in HTTP_PINS (default "none split").
 #
-# env: REPEATS=3  TFTP_MB=32  HTTP_MB=300  NCONC=20  NPAR=10  PIN=split|none|same
+# env: REPEATS=3  TFTP_MB=16  HTTP_MB=300  NCONC=20  NPAR=10  PIN=split|none|same
 #      HTTP_PINS="none split"  PARTS="tftp http"  SERVERS="crowbar tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
 # PIN=split (default): servers on CPU0, clients on CPU1. Lock-step TFTP is bound
 # by the wake-up round trip, which on a 2-vCPU VM depends on CPU placement.
@@ -25,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
 REPEATS=${REPEATS:-3}
-TFTP_MB=${TFTP_MB:-32}
+TFTP_MB=${TFTP_MB:-16}
 HTTP_MB=${HTTP_MB:-300}
 NCONC=${NCONC:-20}
 NPAR=${NPAR:-10}
