@@ -71,7 +71,7 @@ export class NodeService {
       });
     let after = node;
     if (d.to !== node.state || to === 'problem') {
-      after = this.repo.transition(node.id, node.state, d.to, cause, d.to === 'problem' ? (reason ?? cause) : null, this.clock.now());
+      after = this.repo.transition(node.id, node.state, d.to, cause, d.to === 'problem' ? (reason ?? cause) : null, this.clock.now(), d.allocated);
       this.bus.publish({ type: 'node.transition', at: this.clock.now(), data: { node: after.name, from: node.state, to: d.to, cause } });
     }
     const effects = await this.executor.run(after, d.effects);

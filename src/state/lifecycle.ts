@@ -16,10 +16,21 @@ export type Effect =
   | { type: 'apply-roles' }
   | { type: 'notify' };
 
-/** Result of a decision. */
+/** Result of a decision. `allocated`, when present, is the node's new allocated flag. */
 export type Decision =
-  | { ok: true; to: NodeState; effects: Effect[] }
+  | { ok: true; to: NodeState; effects: Effect[]; allocated?: boolean }
   | { ok: false; allowed: string[] };
+
+/**
+ * Crowbar's "allocate": a node entering hardware-installing has been
+ * allocated (by an operator or by policy); `reset` returns it to the pool of
+ * unallocated, discovered machines.
+ */
+function allocatedAfter(to: NodeState): boolean | undefined {
+  if (to === 'hardware-installing') return true;
+  if (to === 'reset') return false;
+  return undefined;
+}
 
 /** States in which work is in flight: a crash there moves the node to `problem`. */
 export const TRANSIENT_STATES: ReadonlySet<NodeState> = new Set<NodeState>([
@@ -144,7 +155,9 @@ export function decide(from: NodeState, to: string): Decision {
   }
   if (!isNodeState(to)) return { ok: false, allowed: allowedFrom(from) };
   if (to === 'problem') return { ok: true, to, effects: [{ type: 'notify' }] };
-  if (ADMIN_ACTIONS.has(to) && to !== from) return { ok: true, to, effects: effectsOf(from, to) };
-  if (FORWARD[from].includes(to)) return { ok: true, to, effects: effectsOf(from, to) };
+  const allocated = allocatedAfter(to);
+  const ok = (): Decision => ({ ok: true, to, effects: effectsOf(from, to), ...(allocated === undefined ? {} : { allocated }) });
+  if (ADMIN_ACTIONS.has(to) && to !== from) return ok();
+  if (FORWARD[from].includes(to)) return ok();
   return { ok: false, allowed: allowedFrom(from) };
 }

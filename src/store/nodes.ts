@@ -49,7 +49,7 @@ export class NodeRepo {
       ),
       insertMac: db.prepare('INSERT INTO node_macs (mac, node_id, position) VALUES (?, ?, ?)'),
       setState: db.prepare(
-        'UPDATE nodes SET state = @to, problem_reason = @reason, updated_at = @now, state_changed_at = @now WHERE id = @id AND state = @from',
+        'UPDATE nodes SET state = @to, problem_reason = @reason, allocated = COALESCE(@allocated, allocated), updated_at = @now, state_changed_at = @now WHERE id = @id AND state = @from',
       ),
       insertEvent: db.prepare(
         'INSERT INTO node_events (node_id, node_name, from_state, to_state, cause, at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -144,12 +144,13 @@ export class NodeRepo {
   }
 
   /**
-   * Move a node from `from` to `to` and log the event, atomically. Fails with
-   * `conflict` when the node is no longer in `from` (a concurrent change won).
+   * Move a node from `from` to `to` and log the event, atomically (with the
+   * allocated flag when given). Fails with `conflict` when the node is no
+   * longer in `from` (a concurrent change won).
    */
-  transition(id: number, from: NodeState, to: NodeState, cause: string, reason: string | null, now: number): Node {
+  transition(id: number, from: NodeState, to: NodeState, cause: string, reason: string | null, now: number, allocated?: boolean): Node {
     return this.db.transaction(() => {
-      const r = this.q.setState.run({ id, from, to, reason, now });
+      const r = this.q.setState.run({ id, from, to, reason, now, allocated: allocated === undefined ? null : allocated ? 1 : 0 });
       if (r.changes !== 1) {
         const cur = this.q.byId.get(id);
         if (!cur) throw new CrowbarError('not_found', `node ${id} not found`);

@@ -96,7 +96,7 @@ describe('API authentication and errors', () => {
     expect(JSON.parse(bad.payload).details.allowed).toContain('hardware-installing');
     const ok = await app.http.inject({ method: 'POST', url, headers: auth(admin), payload: { to: 'hardware-installing' } });
     expect(ok.statusCode).toBe(200);
-    expect(JSON.parse(ok.payload)).toMatchObject({ from: 'discovered', node: { state: 'hardware-installing' } });
+    expect(JSON.parse(ok.payload)).toMatchObject({ from: 'discovered', node: { state: 'hardware-installing', allocated: true } });
     const ev = await app.http.inject({ method: 'GET', url: '/api/v1/nodes/d52-54-00-12-34-56.crowbar.test/events', headers: auth(admin) });
     expect(JSON.parse(ev.payload).events[0]).toMatchObject({ from_state: 'discovered', to_state: 'hardware-installing', cause: 'api:admin' });
   });

@@ -95,6 +95,15 @@ describe('node lifecycle table', () => {
     expect(b.ok && b.effects).toEqual(expect.arrayContaining([{ type: 'boot-device', device: 'pxe' }, { type: 'power', action: 'cycle' }]));
   });
 
+  it('allocates a node entering hardware-installing and unallocates it on reset (Crowbar allocate)', () => {
+    const a = decide('discovered', 'hardware-installing');
+    expect(a.ok && a.allocated).toBe(true);
+    const r = decide('ready', 'reset');
+    expect(r.ok && r.allocated).toBe(false);
+    const n = decide('installing', 'installed');
+    expect(n.ok && 'allocated' in n).toBe(false);
+  });
+
   it('marks only in-flight states as transient', () => {
     expect([...TRANSIENT_STATES].sort()).toEqual(
       ['applying', 'discovering', 'hardware-installing', 'hardware-updating', 'installing', 'readying', 'recovering'].sort(),
