@@ -44,18 +44,12 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalArgs {
   return out;
 }
 
-/** Resolve URL and token; throws `unauthorized` with a hint when no token is found. */
-export function resolveClient(g: GlobalArgs, env: NodeJS.ProcessEnv = process.env): ClientOptions {
-  let url = g.url ?? env.CROWBAR_URL;
-  let dataDir = g.dataDir ?? env.CROWBAR_DATA_DIR;
-  if (g.config) {
-    const cfg = loadConfigFile(g.config);
-    dataDir ??= cfg.data_dir;
-    const h = cfg.services.http;
-    url ??= `http://${h.bind === '0.0.0.0' ? '127.0.0.1' : h.bind}:${h.port}`;
-  }
-  url ??= 'http://127.0.0.1:8080';
-  let token = g.token ?? env.CROWBAR_TOKEN;
+/**
+ * The API token: `token` when given, else `<dataDir>/admin.token` (without a
+ * data directory: /var/lib/crowbar, then ./var/crowbar); throws `unauthorized`
+ * with a hint when there is none.
+ */
+export function resolveToken(token: string | undefined, dataDir: string | undefined): string {
   if (!token) {
     const dirs = dataDir ? [dataDir] : ['/var/lib/crowbar', './var/crowbar'];
     for (const d of dirs) {
@@ -67,6 +61,21 @@ export function resolveClient(g: GlobalArgs, env: NodeJS.ProcessEnv = process.en
     }
   }
   if (!token) throw new CrowbarError('unauthorized', 'no API token: pass --token, set CROWBAR_TOKEN, or point --data-dir at the appliance data directory (admin.token)');
+  return token;
+}
+
+/** Resolve URL and token; throws `unauthorized` with a hint when no token is found. */
+export function resolveClient(g: GlobalArgs, env: NodeJS.ProcessEnv = process.env): ClientOptions {
+  let url = g.url ?? env.CROWBAR_URL;
+  let dataDir = g.dataDir ?? env.CROWBAR_DATA_DIR;
+  if (g.config) {
+    const cfg = loadConfigFile(g.config);
+    dataDir ??= cfg.data_dir;
+    const h = cfg.services.http;
+    url ??= `http://${h.bind === '0.0.0.0' ? '127.0.0.1' : h.bind}:${h.port}`;
+  }
+  url ??= 'http://127.0.0.1:8080';
+  const token = resolveToken(g.token ?? env.CROWBAR_TOKEN, dataDir);
   return { url: url.replace(/\/+$/, ''), token };
 }
 
@@ -81,9 +90,41 @@ export class ApiError extends Error {
   }
 }
 
+/** Builds the error a CLI front end throws for a failed call (status 0: the server was not reached). */
+export type ApiFailure = (status: number, message: string, body: unknown) => Error;
+
+/** What came back from one API request: the response, its text, and the JSON body (the text when not JSON, null when empty). */
+export interface ApiReply {
+  res: Response;
+  text: string;
+  parsed: unknown;
+}
+
+/**
+ * Send one request with the bearer token; an unreachable server raises
+ * `fail(0, "cannot reach <url>: <cause>")`. The caller judges the status.
+ */
+export async function sendRequest(c: ClientOptions, method: string, path: string, init: { headers?: Record<string, string>; body?: string | Uint8Array }, fail: ApiFailure): Promise<ApiReply> {
+  const headers: Record<string, string> = { authorization: `Bearer ${c.token}`, ...init.headers };
+  let res: Response;
+  try {
+    res = await fetch(`${c.url}${path}`, { method, headers, body: init.body as BodyInit | undefined });
+  } catch (e) {
+    throw fail(0, `cannot reach ${c.url}: ${errorMessage((e as { cause?: unknown }).cause ?? e)}`, null);
+  }
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { res, text, parsed };
+}
+
 /** Call the API; JSON in and out. Non-2xx raises ApiError with the server's message. */
 export async function apiCall(c: ClientOptions, method: string, path: string, body?: unknown, raw?: { data: Buffer; type: string }): Promise<any> {
-  const headers: Record<string, string> = { authorization: `Bearer ${c.token}` };
+  const headers: Record<string, string> = {};
   let payload: string | Uint8Array | undefined;
   if (raw) {
     headers['content-type'] = raw.type;
@@ -92,19 +133,7 @@ export async function apiCall(c: ClientOptions, method: string, path: string, bo
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  let r: Response;
-  try {
-    r = await fetch(`${c.url}${path}`, { method, headers, body: payload as BodyInit | undefined });
-  } catch (e) {
-    throw new ApiError(0, `cannot reach ${c.url}: ${errorMessage((e as { cause?: unknown }).cause ?? e)}`, null);
-  }
-  const text = await r.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    /* not JSON */
-  }
+  const { res: r, text, parsed } = await sendRequest(c, method, path, { headers, body: payload }, (status, message, b) => new ApiError(status, message, b));
   if (!r.ok) {
     const msg = (parsed as { message?: string } | null)?.message ?? text;
     const errors = (parsed as { details?: { errors?: unknown[] } } | null)?.details?.errors;

@@ -5,15 +5,11 @@
  * `--data-dir`, CROWBAR_DATA_DIR, /var/lib/crowbar or ./var/crowbar); JSON
  * calls and a Server-Sent Events reader for progress.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CrowbarError, errorMessage } from '../lib/errors.js';
+import { CrowbarError } from '../lib/errors.js';
+import { resolveToken, sendRequest, type ClientOptions } from './client.js';
 
-/** Where and how to call the API. */
-export interface Remote {
-  url: string;
-  token: string;
-}
+/** Where and how to call the API (the same settings as the other CLI verbs). */
+export type Remote = ClientOptions;
 
 /** Options taken off the command line before the verb's own. */
 export interface RemoteArgs {
@@ -26,18 +22,7 @@ export interface RemoteArgs {
 export function resolveRemote(a: RemoteArgs, env: NodeJS.ProcessEnv = process.env): Remote {
   const url = (a.url ?? env.CROWBAR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new CrowbarError('bad_request', `--url: not an http(s) URL: ${url}`);
-  let token = a.token ?? env.CROWBAR_TOKEN;
-  if (!token) {
-    const dd = a.dataDir ?? env.CROWBAR_DATA_DIR;
-    for (const d of dd ? [dd] : ['/var/lib/crowbar', './var/crowbar']) {
-      const f = join(d, 'admin.token');
-      if (existsSync(f)) {
-        token = readFileSync(f, 'utf8').trim();
-        break;
-      }
-    }
-  }
-  if (!token) throw new CrowbarError('unauthorized', 'no API token: pass --token, set CROWBAR_TOKEN, or point --data-dir at the appliance data directory (admin.token)');
+  const token = resolveToken(a.token ?? env.CROWBAR_TOKEN, a.dataDir ?? env.CROWBAR_DATA_DIR);
   return { url, token };
 }
 
@@ -54,21 +39,9 @@ export class RemoteError extends Error {
 
 /** Call the API with JSON in and out; non-2xx raises RemoteError. */
 export async function call(r: Remote, method: string, path: string, body?: unknown): Promise<any> {
-  const headers: Record<string, string> = { authorization: `Bearer ${r.token}`, accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${r.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (e) {
-    throw new RemoteError(0, `cannot reach ${r.url}: ${errorMessage((e as { cause?: unknown }).cause ?? e)}`, null);
-  }
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = text;
-  }
+  const { res, text, parsed } = await sendRequest(r, method, path, { headers, body: body === undefined ? undefined : JSON.stringify(body) }, (status, message, b) => new RemoteError(status, message, b));
   if (!res.ok) throw new RemoteError(res.status, `${res.status}: ${(parsed as { message?: string } | null)?.message ?? text}`, parsed);
   return parsed;
 }

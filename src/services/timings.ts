@@ -6,7 +6,7 @@
  * getting there, and `problem` is a failure waiting for an operator: neither
  * is ever the slowest phase (both are still listed).
  */
-import type { NodeEvent } from '../model/node.js';
+import { NODE_STATES, type NodeEvent } from '../model/node.js';
 
 /** One phase of one node. */
 export interface Phase {
@@ -55,25 +55,8 @@ export interface BatchTimings {
 const TERMINAL = new Set(['ready', 'delete']);
 /** States that are not a phase of getting ready (a failure, waiting for an operator): listed, never the slowest. */
 const NOT_A_PHASE = new Set(['problem']);
-/** Display order of phases. */
-export const PHASE_ORDER = [
-  'discovering',
-  'discovered',
-  'hardware-installing',
-  'hardware-installed',
-  'installing',
-  'installed',
-  'readying',
-  'ready',
-  'hardware-updating',
-  'hardware-updated',
-  'applying',
-  'recovering',
-  'problem',
-  'reset',
-  'reinstall',
-  'update',
-];
+/** Display order of phases: the node states in lifecycle order (src/model/node.ts), without `delete`. */
+export const PHASE_ORDER: readonly string[] = NODE_STATES.filter((s) => s !== 'delete');
 
 /** Timings of one node from its events (any order). */
 export function nodeTimings(node: string, events: readonly NodeEvent[], now: number): NodeTimings {

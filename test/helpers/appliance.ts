@@ -152,3 +152,27 @@ export async function startAppliance(o: StartOptions = {}): Promise<RunningAppli
 export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** What one CLI run printed and how it exited. */
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run `crowbar ARGS` from source as a separate process (asynchronously, so
+ * fakes living in this process keep answering). `env` is added to this
+ * process's environment; `input`, when given, is written to stdin and closed.
+ */
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliRun> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (status) => res({ status, stdout, stderr }));
+    if (input !== undefined) p.stdin.end(input);
+  });
+}

@@ -1,20 +1,12 @@
 /** `crowbar machines` as a real process against a real appliance. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { removeDataDir, ROOT, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { removeDataDir, runCli, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
 
 let app: RunningAppliance;
 
-function crowbar(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((res) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, CROWBAR_URL: app.baseUrl, CROWBAR_DATA_DIR: app.dataDir, CROWBAR_TOKEN: '', ...env } });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => res({ code, out, err }));
-  });
+async function crowbar(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const r = await runCli(args, { CROWBAR_URL: app.baseUrl, CROWBAR_DATA_DIR: app.dataDir, CROWBAR_TOKEN: '', ...env });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 const N1 = 'd52-54-00-cc-00-01.crowbar.test';

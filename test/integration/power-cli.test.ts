@@ -4,29 +4,16 @@
  * on stdin, power and boot device act on the BMC, errors exit non-zero, and
  * the appliance's log and key file behave.
  */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDataDir, ROOT, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
+import { removeDataDir, runCli, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { startFakeBmc, type FakeBmc } from '../helpers/fakebmc.js';
 
 let app: RunningAppliance;
 let bmc: FakeBmc;
 // Asynchronous: the fake BMC lives in this process and must keep answering.
-const cli = (args: string[], input?: string) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CROWBAR_URL: app.baseUrl, CROWBAR_TOKEN: app.token },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (status) => resolve({ status, stdout, stderr }));
-    p.stdin.end(input ?? '');
-  });
+const cli = (args: string[], input?: string) => runCli(args, { CROWBAR_URL: app.baseUrl, CROWBAR_TOKEN: app.token }, input ?? '');
 
 beforeAll(async () => {
   bmc = await startFakeBmc({ password: 'Cli-Secret-Pw-1' });

@@ -11,6 +11,7 @@ import type { Clock } from '../../lib/clock.js';
 import { CrowbarError, errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import { RateLimiter } from '../../lib/rate.js';
+import { bindUdp } from '../../net/bind-udp.js';
 import { BOOTREPLY, BOOTREQUEST, FLAG_BROADCAST, MESSAGE_TYPE_NAMES, MessageType, Opt } from './constants.js';
 import { replyDestination } from './destination.js';
 import { optVal } from './options.js';
@@ -84,13 +85,8 @@ export class DhcpServer {
     try {
       for (const [port, listener] of ports) {
         const sock = this.o.socketFactory ? this.o.socketFactory() : createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup, recvBufferSize: RECV_BUFFER });
-        await new Promise<void>((resolve, reject) => {
-          const onErr = (e: Error) => reject(new CrowbarError('service.failed', `dhcp: cannot bind ${this.o.bind}:${port}: ${e.message}`));
-          sock.once('error', onErr);
-          sock.bind(port, this.o.bind, () => {
-            sock.off('error', onErr);
-            resolve();
-          });
+        await bindUdp(sock, { port, address: this.o.bind }).catch((e: Error) => {
+          throw new CrowbarError('service.failed', `dhcp: cannot bind ${this.o.bind}:${port}: ${e.message}`);
         });
         sock.setBroadcast(true);
         sock.on('error', (e) => this.warn('socket', 'dhcp socket error', { error: e.message, port }));

@@ -11,6 +11,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Clock } from '../../lib/clock.js';
 import { literalLookup } from '../../net/literal-lookup.js';
+import { bindUdp } from '../../net/bind-udp.js';
 import { errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import type { RateLimiter } from '../../lib/rate.js';
@@ -242,13 +243,7 @@ export class DnsServer {
   /** Bind UDP and TCP; rejects when either cannot bind. */
   async start(): Promise<void> {
     const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(this.o.port, this.o.bind, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
+    await bindUdp(udp, { port: this.o.port, address: this.o.bind });
     udp.on('error', (e) => this.warn('socket', 'dns: udp socket error', { error: errorMessage(e) }));
     udp.on('message', (m, r) => this.onUdp(m, r));
     this.udp = udp;

@@ -14,6 +14,7 @@
 import dgram from 'node:dgram';
 import type { Clock } from '../../lib/clock.js';
 import { literalLookup } from '../../net/literal-lookup.js';
+import { bindUdp } from '../../net/bind-udp.js';
 import { errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import type { RateLimiter } from '../../lib/rate.js';
@@ -128,13 +129,7 @@ export class NtpServer {
   /** Bind the socket; rejects when it cannot. */
   async start(): Promise<void> {
     const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(this.o.port, this.o.bind, () => {
-        sock.off('error', reject);
-        resolve();
-      });
-    });
+    await bindUdp(sock, { port: this.o.port, address: this.o.bind });
     sock.on('error', (e) => {
       if (this.throttle.allow('socket', this.o.clock.now())) this.o.log.warn('ntp: socket error', { error: errorMessage(e) });
     });

@@ -15,6 +15,7 @@ import type { Clock } from '../../lib/clock.js';
 import { errorMessage, isCrowbarError } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import { RateLimiter } from '../../lib/rate.js';
+import { bindUdp } from '../../net/bind-udp.js';
 import { decode, encode, ERR, OP, type RequestPacket } from './packet.js';
 import { negotiate } from './options.js';
 import type { FileSource } from './source.js';
@@ -92,13 +93,7 @@ export class TftpServer {
   /** Bind the request socket. Rejects when the port cannot be bound. */
   async start(): Promise<void> {
     const s = this.makeSocket();
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind({ port: this.o.port, address: this.o.bind, exclusive: true }, () => {
-        s.off('error', reject);
-        resolve();
-      });
-    });
+    await bindUdp(s, { port: this.o.port, address: this.o.bind, exclusive: true });
     s.on('error', (e) => this.warn('socket', 'tftp request socket error', { error: e.message }));
     s.on('message', (msg, rinfo) => {
       try {
