@@ -17,6 +17,8 @@ import type { BusEvent } from '../../src/services/events.js';
 import { startFakeBmc, type FakeBmc } from '../helpers/fakebmc.js';
 import { registerHardwareInstallRoute } from '../../src/api/hardware-install.js';
 import { CrowbarError } from '../../src/lib/errors.js';
+import Hapi from '@hapi/hapi';
+import { errorMapper } from '../../src/api/errors.js';
 
 let app: Appliance;
 let dir: string;
@@ -194,27 +196,33 @@ describe('power API with fake BMCs', () => {
 
   it('GET /api/v1/agent/hardware-install serves the node its own instruction (node auth only)', async () => {
     const node = await nodeWithBmc(9, null);
-    app.http.auth.scheme('test-agent', () => ({
+    // The appliance wires this route with the real per-node token strategy
+    // (covered by the discovery tests); here it is mounted on its own server
+    // with a test strategy to check the instruction itself.
+    const srv = Hapi.server();
+    srv.ext('onPreResponse', errorMapper(memoryLogger()));
+    srv.auth.scheme('test-agent', () => ({
       authenticate: (req, h) => {
         const m = /^Bearer node-(\d+)$/.exec(String(req.headers.authorization ?? ''));
         if (!m) throw new CrowbarError('unauthorized', 'no node token');
         return h.authenticated({ credentials: { node: app.nodeRepo.get(Number(m[1])) } as never });
       },
     }));
-    app.http.auth.strategy('test-agent', 'test-agent');
-    registerHardwareInstallRoute(app.http, app.power, {
+    srv.auth.strategy('test-agent', 'test-agent');
+    registerHardwareInstallRoute(srv, app.power, {
       auth: 'test-agent',
       nodeOf: (req) => (req.auth.credentials as any).node,
       channel: 1,
       plan: () => ({ network: { ip: '10.5.0.99', netmask: '255.255.255.0' }, raid: { level: 'raid1', disks: ['/dev/vda', '/dev/vdb'] } }),
     });
-    const r = await app.http.inject({ method: 'GET', url: '/api/v1/agent/hardware-install', headers: { authorization: `Bearer node-${node.id}` } });
+    const r = await srv.inject({ method: 'GET', url: '/api/v1/agent/hardware-install', headers: { authorization: `Bearer node-${node.id}` } });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toContain('text/plain');
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.payload).toMatch(/^BMC_PASSWORD=[A-Za-z0-9]{16}$/m);
     expect(r.payload).toContain('BMC_IP=10.5.0.99\n');
-    // The admin API token is not a node token.
+    // The admin API token is not a node token, here or on the appliance's own route.
+    expect((await srv.inject({ method: 'GET', url: '/api/v1/agent/hardware-install', headers: { authorization: `Bearer ${app.initialAdminToken}` } })).statusCode).toBe(401);
     expect((await api('GET', '/api/v1/agent/hardware-install')).status).toBe(401);
   });
 
