@@ -8,6 +8,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { Clock } from '../../lib/clock.js';
+import { literalLookup } from '../../net/literal-lookup.js';
 import { CrowbarError, errorMessage } from '../../lib/errors.js';
 import { LogThrottle, type Logger } from '../../lib/logger.js';
 import { RateLimiter } from '../../lib/rate.js';
@@ -59,10 +60,6 @@ const ZERO = '0.0.0.0';
  */
 const RECV_BUFFER = 1 << 20;
 
-/** Destinations are always IPv4 literals: skip dgram's DNS lookup step. */
-function literalLookup(host: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
-  cb(null, host, 4);
-}
 const VALID_TYPES = new Set<number>([MessageType.DISCOVER, MessageType.REQUEST, MessageType.DECLINE, MessageType.RELEASE, MessageType.INFORM]);
 
 /** A running DHCP server. */
