@@ -59,6 +59,8 @@ const ZERO = '0.0.0.0';
  * the process (the kernel caps it at net.core.rmem_max, x2 for overhead).
  */
 const RECV_BUFFER = 1 << 20;
+/** How long a failed send to 255.255.255.255 sends broadcasts to the subnet broadcast instead. */
+const LIMITED_BROADCAST_RETRY_MS = 60_000;
 
 const VALID_TYPES = new Set<number>([MessageType.DISCOVER, MessageType.REQUEST, MessageType.DECLINE, MessageType.RELEASE, MessageType.INFORM]);
 
@@ -67,6 +69,12 @@ export class DhcpServer {
   private sockets: Array<{ sock: Socket; listener: DhcpListener }> = [];
   private readonly throttle = new LogThrottle(5, 10_000, 256);
   private readonly perMac: RateLimiter;
+  /**
+   * Until when 255.255.255.255 is known to be unroutable on this host: replies
+   * go straight to the subnet broadcast instead of failing first every time;
+   * probed again after LIMITED_BROADCAST_RETRY_MS so a route added later is used.
+   */
+  private limitedBroadcastDownUntil = 0;
   /** Counters since start. */
   readonly stats: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, rateLimited: 0, answered: 0, silent: 0, sendErrors: 0, policyErrors: 0 };
 
@@ -217,9 +225,18 @@ export class DhcpServer {
         this.stats.sendErrors++;
         this.warn(`send:${to}`, 'dhcp: send failed', { to, port: dest.port, error: err.message });
       };
+      const sendFallback = () =>
+        sock.send(buf, dest.port, dest.fallback!, (err2) => {
+          if (err2) fail(dest.fallback!, err2);
+        });
+      if (dest.fallback && this.o.clock.now() < this.limitedBroadcastDownUntil) {
+        sendFallback();
+        return;
+      }
       sock.send(buf, dest.port, dest.address, (err) => {
         if (!err) return;
         if (!dest.fallback) return fail(dest.address, err);
+        this.limitedBroadcastDownUntil = this.o.clock.now() + LIMITED_BROADCAST_RETRY_MS;
         // No route for 255.255.255.255 on this host (no default route, or
         // no `broadcast 255.255.255.255 dev <admin if>` route: docs/dhcp.md).
         // The subnet's directed broadcast reaches iPXE and Linux clients.
@@ -227,9 +244,7 @@ export class DhcpServer {
           error: err.message,
           fallback: dest.fallback,
         });
-        sock.send(buf, dest.port, dest.fallback, (err2) => {
-          if (err2) fail(dest.fallback!, err2);
-        });
+        sendFallback();
       });
     } catch (e) {
       this.policyFailed(req, e);
