@@ -36,8 +36,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 function layerOf(file: string): string {
   const rel = relative(SRC, file);
   const first = rel.split('/')[0];
-  if (first === 'main.ts' || first === 'cli.ts') return 'root';
-  if (first.endsWith('.ts')) return 'root';
+  if (first.endsWith('.ts')) return 'root'; // main.ts, cli.ts
   return first;
 }
 
