@@ -49,6 +49,8 @@ import { BarclampRepo, ProposalRepo } from './store/barclamps.js';
 import { BarclampService } from './services/barclamps.js';
 import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } from './services/network.js';
 import { ProposalService } from './services/proposals.js';
+import { OsSelection } from './services/os-selection.js';
+import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
 import { registerNetworkRoutes } from './api/networks.js';
 import { execFileRunner, type CommandRunner } from './lib/command.js';
@@ -90,6 +92,10 @@ export interface Appliance {
   discovery: DiscoveryService;
   /** Per-node iPXE scripts. */
   bootScripts: BootScriptService;
+  /** Registered OS media (installer trees and root images). */
+  osMedia: OsMediaRepo;
+  /** Which OS medium each node installs. */
+  osSelection: OsSelection;
   /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
   bootFiles: BootFileSource;
   /** The TFTP server when enabled. */
@@ -231,6 +237,14 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   executor.on('release-allocations', (node) => {
     network.releaseNodeId(node.id);
   });
+  // OS media and which OS each node gets (docs/os-install.md).
+  const osMedia = new OsMediaRepo(db);
+  const osSelection = new OsSelection(osMedia, () => {
+    const rows = proposalRepo.list('provisioner').filter((r) => r.applied_doc !== null);
+    const row = rows.find((r) => r.name === 'default') ?? rows[0];
+    const os = row ? (JSON.parse(row.applied_doc!) as { attributes?: { provisioner?: { default_os?: unknown } } }).attributes?.provisioner?.default_os : undefined;
+    return typeof os === 'string' && os !== '' ? os : null;
+  });
 
   // Console: users, sessions, live events, webhooks.
   const sessions = new SessionRepo(db);
@@ -370,7 +384,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection };
 }
 
 /**

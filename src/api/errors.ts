@@ -27,6 +27,8 @@ const STATUS: Record<ErrorCode, number> = {
   'bmc.protocol': 502,
   'bmc.timeout': 504,
   'driver.unknown': 400,
+  'os.none': 409,
+  'os.missing': 409,
   'service.failed': 503,
   internal: 500,
 };

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'bmc.protocol'
   | 'bmc.timeout'
   | 'driver.unknown'
+  | 'os.none'
+  | 'os.missing'
   | 'service.failed'
   | 'internal';
 

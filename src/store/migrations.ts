@@ -259,4 +259,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);
     `,
   },
+  {
+    version: 7,
+    name: 'os media and per-node OS choice',
+    sql: `
+      CREATE TABLE os_media (
+        name TEXT PRIMARY KEY,
+        family TEXT NOT NULL CHECK (family IN ('debian', 'ubuntu', 'rhel')),
+        version TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        method TEXT NOT NULL CHECK (method IN ('installer', 'image')),
+        dir TEXT NOT NULL,
+        kernel TEXT,
+        initrd TEXT,
+        image TEXT,
+        meta TEXT NOT NULL DEFAULT '{}',
+        imported_at INTEGER NOT NULL
+      );
+      -- An operator's per-node choice; nodes without a row use the provisioner's default_os.
+      CREATE TABLE node_os (
+        node_id INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
+        os TEXT NOT NULL,
+        set_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
