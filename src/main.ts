@@ -50,6 +50,9 @@ import { BarclampService } from './services/barclamps.js';
 import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } from './services/network.js';
 import { ProposalService } from './services/proposals.js';
 import { OsSelection } from './services/os-selection.js';
+import { OsFileSource } from './services/os-files.js';
+import { OsImporter } from './services/os-import.js';
+import { registerOsRoutes } from './api/os.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
 import { registerNetworkRoutes } from './api/networks.js';
@@ -96,6 +99,8 @@ export interface Appliance {
   osMedia: OsMediaRepo;
   /** Which OS medium each node installs. */
   osSelection: OsSelection;
+  /** Imports OS media into <data_dir>/os. */
+  osImporter: OsImporter;
   /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
   bootFiles: BootFileSource;
   /** The TFTP server when enabled. */
@@ -339,6 +344,8 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   });
   provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
   registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
+  const osImporter = new OsImporter(osMedia, join(config.data_dir, 'os'), clock, log.child({ component: 'os' }));
+  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {
     const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);
@@ -384,7 +391,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection, osImporter };
 }
 
 /**

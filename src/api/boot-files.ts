@@ -24,14 +24,23 @@ export const BOOT_FILE_CHUNK = 1024 * 1024;
 
 /** Register the boot file routes on the hapi server. */
 export function registerBootFileRoutes(server: Server, source: FileSource, log: Logger): void {
+  registerFileRoute(server, '/boot/files/{path*}', source, log);
+}
+
+/**
+ * Serve `source` unauthenticated at `routePath` (which must end in
+ * `{path*}`): GET and HEAD, single ranges, streamed. Used for boot files and
+ * for OS media trees (`/os/{path*}`).
+ */
+export function registerFileRoute(server: Server, routePath: string, source: FileSource, log: Logger): void {
   server.route({
     method: 'GET',
-    path: '/boot/files/{path*}',
+    path: routePath,
     options: { auth: false },
     handler: async (request, h) => {
       const path = String(request.params.path ?? '');
       const file = await source.open({ path, remoteAddress: request.info.remoteAddress, protocol: 'http' });
-      if (!file) throw new CrowbarError('not_found', `no such boot file: ${path.slice(0, 200)}`);
+      if (!file) throw new CrowbarError('not_found', `no such file: ${path.slice(0, 200)}`);
       const size = file.size;
       const etag = `"${size.toString(16)}-${Math.floor(file.mtimeMs).toString(16)}"`;
       const lastModified = new Date(file.mtimeMs).toUTCString();
