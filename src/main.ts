@@ -33,6 +33,7 @@ import { UserRepo } from './store/users.js';
 import { SessionRepo } from './store/sessions.js';
 import { TokenAdmin } from './store/tokens.js';
 import { WebhookRepo } from './store/webhooks.js';
+import { SecretBox } from './lib/secret-box.js';
 import { EventLog } from './store/event-log.js';
 import { AccountService } from './services/accounts.js';
 import { EventFeed } from './services/feed.js';
@@ -125,17 +126,14 @@ export interface ApplianceDeps {
 }
 
 /** Build the power service: key file, drivers, effect handlers for 'power' and 'boot-device'. */
-function createPower(config: Readonly<Config>, db: Db, nodeRepo: NodeRepo, bus: EventBus, executor: EffectExecutor, clock: Clock, log: Logger, deps: ApplianceDeps): PowerService {
+function createPower(config: Readonly<Config>, secretBox: SecretBox, db: Db, nodeRepo: NodeRepo, bus: EventBus, executor: EffectExecutor, clock: Clock, log: Logger, deps: ApplianceDeps): PowerService {
   const pc = config.services.power;
-  const keyFile = pc.key_file || join(config.data_dir, 'keys', 'bmc.key');
-  const { key, created } = loadOrCreateBmcKey(keyFile);
-  if (created) log.info('created BMC password key file (keep it outside backups of the database)', { key_file: keyFile });
   const plog = log.child({ component: 'power' });
   const drivers = new DriverRegistry({ config: pc, sockets: deps.sockets ?? dgramSocketFactory, run: deps.run ?? execFileRunner, log: plog });
   const power = new PowerService({
     nodes: nodeRepo,
     power: new PowerRepo(db),
-    secrets: new BmcSecretBox(key),
+    secrets: new BmcSecretBox(secretBox),
     drivers,
     bus,
     clock,
@@ -210,7 +208,12 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const nodes = new NodeService(nodeRepo, executor, bus, clock, log.child({ component: 'nodes' }));
   nodes.recoverInterrupted();
   const initialAdminToken = ensureAdminToken(config, tokens, clock);
-  const power = createPower(config, db, nodeRepo, bus, executor, clock, log, deps);
+  // Secrets at rest (BMC passwords, webhook secrets) are sealed with one key kept outside the database.
+  const keyFile = config.services.power.key_file || join(config.data_dir, 'keys', 'bmc.key');
+  const { key, created } = loadOrCreateBmcKey(keyFile);
+  if (created) log.info('created the secrets key file (keep it outside backups of the database)', { key_file: keyFile });
+  const secretBox = new SecretBox(key);
+  const power = createPower(config, secretBox, db, nodeRepo, bus, executor, clock, log, deps);
 
   // Barclamps, proposals and the network barclamp (allocation, conduits).
   const barclampRepo = new BarclampRepo(db);
@@ -258,7 +261,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const cookie = sessionCookie(config.services.http.public_url);
   const eventLog = new EventLog(db);
   const feed = new EventFeed(eventLog, nodeRepo, bus, log.child({ component: 'events' }));
-  const webhookRepo = new WebhookRepo(db);
+  const webhookRepo = new WebhookRepo(db, secretBox);
   const webhooks = new WebhookDispatcher(webhookRepo, fetchPoster, clock, log.child({ component: 'webhooks' }));
   feed.subscribe((e) => webhooks.onEvent(e));
   feed.start();

@@ -139,10 +139,19 @@ export class WebhookDispatcher {
 
   private async attempt(d: Delivery): Promise<void> {
     this.inflight.add(d.id);
-    const hook = this.repo.withSecret(d.webhook_id);
     let code: number | null = null;
     let error: string | null = null;
     try {
+      let hook;
+      try {
+        hook = this.repo.withSecret(d.webhook_id);
+      } catch (e) {
+        // The secret does not open (wrong key file, tampered row): this delivery cannot be signed, ever.
+        const now = this.clock.now();
+        this.repo.recordAttempt(d.id, { status: 'failed', code: null, error: errorMessage(e), nextAt: now, now });
+        this.log.error('webhook secret unusable; delivery failed', { webhook: d.webhook_id, delivery: d.id, error: errorMessage(e) });
+        return;
+      }
       if (!hook) return;
       const t = Math.floor(this.clock.now() / 1000);
       const headers = {

@@ -1,9 +1,15 @@
 /**
  * Webhook subscriptions and their delivery log. A delivery row is written
  * (pending) before any attempt, so deliveries survive a restart; each attempt
- * updates the row (attempts, last status/error, next attempt time).
+ * updates the row (attempts, last status/error, next attempt time). Signing
+ * secrets are stored sealed (AES-256-GCM, src/lib/secret-box.ts) and opened
+ * only for the dispatcher; rows from before sealing are sealed on start.
  */
 import type { Db } from './db.js';
+import { isSealed, type SecretBox } from '../lib/secret-box.js';
+
+/** GCM additional data of webhook secrets (binds them to their purpose and row). */
+const aadOf = (id: number): string => `crowbar-webhook:${id}`;
 
 /** A webhook as shown to admins (the secret is never listed). */
 export interface Webhook {
@@ -51,8 +57,8 @@ interface HookRow {
   created_at: number;
 }
 
-function hydrate(r: HookRow): WebhookWithSecret {
-  return { id: r.id, url: r.url, secret: r.secret, events: JSON.parse(r.events) as string[], enabled: r.enabled === 1, description: r.description, created_by: r.created_by, created_at: r.created_at };
+function hydrate(r: HookRow, secret: string): WebhookWithSecret {
+  return { id: r.id, url: r.url, secret, events: JSON.parse(r.events) as string[], enabled: r.enabled === 1, description: r.description, created_by: r.created_by, created_at: r.created_at };
 }
 
 function pub(h: WebhookWithSecret): Webhook {
@@ -62,38 +68,56 @@ function pub(h: WebhookWithSecret): Webhook {
 
 /** Data access for webhooks and deliveries. */
 export class WebhookRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {
+    const legacy = db.prepare<[], { id: number; secret: string }>('SELECT id, secret FROM webhooks').all().filter((r) => !isSealed(r.secret));
+    const seal = db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?');
+    db.transaction(() => {
+      for (const r of legacy) seal.run(box.seal(aadOf(r.id), r.secret), r.id);
+    })();
+  }
+
+  private open(r: HookRow): WebhookWithSecret {
+    return hydrate(r, this.box.open(aadOf(r.id), r.secret, 'webhook secret'));
+  }
 
   /** Create a webhook. */
   create(h: { url: string; secret: string; events: string[]; description: string; created_by: string }, now: number): Webhook {
-    const id = Number(
-      this.db
-        .prepare('INSERT INTO webhooks (url, secret, events, description, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(h.url, h.secret, JSON.stringify(h.events), h.description, h.created_by, now).lastInsertRowid,
-    );
+    // The row id is part of the sealing, so insert with a placeholder and seal in the same transaction.
+    const id = this.db.transaction(() => {
+      const rowId = Number(
+        this.db
+          .prepare("INSERT INTO webhooks (url, secret, events, description, created_by, created_at) VALUES (?, '', ?, ?, ?, ?)")
+          .run(h.url, JSON.stringify(h.events), h.description, h.created_by, now).lastInsertRowid,
+      );
+      this.db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?').run(this.box.seal(aadOf(rowId), h.secret), rowId);
+      return rowId;
+    })();
     return this.get(id)!;
   }
 
   /** Webhook by id (without secret). */
   get(id: number): Webhook | undefined {
     const r = this.db.prepare<[number], HookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
-    return r && pub(hydrate(r));
+    return r && pub(hydrate(r, ''));
   }
 
   /** All webhooks (without secrets). */
   list(): Webhook[] {
-    return this.db.prepare<[], HookRow>('SELECT * FROM webhooks ORDER BY id').all().map((r) => pub(hydrate(r)));
+    return this.db.prepare<[], HookRow>('SELECT * FROM webhooks ORDER BY id').all().map((r) => pub(hydrate(r, '')));
   }
 
-  /** Enabled webhooks with secrets (dispatcher). */
-  active(): WebhookWithSecret[] {
-    return this.db.prepare<[], HookRow>('SELECT * FROM webhooks WHERE enabled = 1 ORDER BY id').all().map(hydrate);
+  /** Enabled webhooks (subscription matching; secrets are opened per delivery). */
+  active(): Webhook[] {
+    return this.db.prepare<[], HookRow>('SELECT * FROM webhooks WHERE enabled = 1 ORDER BY id').all().map((r) => pub(hydrate(r, '')));
   }
 
   /** Webhook with secret by id (dispatcher). */
   withSecret(id: number): WebhookWithSecret | undefined {
     const r = this.db.prepare<[number], HookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
-    return r && hydrate(r);
+    return r && this.open(r);
   }
 
   /** Change fields of a webhook. */
@@ -102,7 +126,7 @@ export class WebhookRepo {
     if (!cur) return;
     this.db
       .prepare('UPDATE webhooks SET url = ?, events = ?, enabled = ?, description = ?, secret = ? WHERE id = ?')
-      .run(c.url ?? cur.url, JSON.stringify(c.events ?? cur.events), (c.enabled ?? cur.enabled) ? 1 : 0, c.description ?? cur.description, c.secret ?? cur.secret, id);
+      .run(c.url ?? cur.url, JSON.stringify(c.events ?? cur.events), (c.enabled ?? cur.enabled) ? 1 : 0, c.description ?? cur.description, this.box.seal(aadOf(id), c.secret ?? cur.secret), id);
   }
 
   /** Delete a webhook and its delivery log. */

@@ -1,46 +1,31 @@
 /**
  * BMC credentials at rest (design.md §4): passwords are generated per node
- * and stored in nodes.bmc_password_enc encrypted with AES-256-GCM under a key
- * kept in a file outside the database (default <data_dir>/keys/bmc.key, mode
+ * and stored in nodes.bmc_password_enc sealed by the appliance SecretBox
+ * (src/lib/secret-box.ts: AES-256-GCM) under a key kept in a file outside
+ * the database (default <data_dir>/keys/bmc.key, mode
  * 0600, created on first start). The node id is the GCM additional data, so
  * a ciphertext copied to another node's row does not decrypt.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CrowbarError } from '../../lib/errors.js';
+import type { SecretBox } from '../../lib/secret-box.js';
 
-const PREFIX = 'v1:';
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
-/** Encrypts and decrypts BMC passwords with one 32-byte key. */
+/** Encrypts and decrypts BMC passwords; the node id is bound into each ciphertext. */
 export class BmcSecretBox {
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new CrowbarError('config.invalid', 'the BMC key must be 32 bytes');
-  }
+  constructor(private readonly box: SecretBox) {}
 
-  /** Encrypt `password` for node `nodeId`: "v1:" + base64(iv | tag | ciphertext). */
+  /** Encrypt `password` for node `nodeId`. */
   encrypt(nodeId: number, password: string): string {
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.key, iv);
-    c.setAAD(Buffer.from(`crowbar-bmc:${nodeId}`));
-    const ct = Buffer.concat([c.update(password, 'utf8'), c.final()]);
-    return PREFIX + Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64');
+    return this.box.seal(`crowbar-bmc:${nodeId}`, password);
   }
 
   /** Decrypt a stored password; a wrong key, node or tampered value throws internal. */
   decrypt(nodeId: number, enc: string): string {
-    if (!enc.startsWith(PREFIX)) throw new CrowbarError('internal', 'stored BMC password has an unknown format');
-    const raw = Buffer.from(enc.slice(PREFIX.length), 'base64');
-    if (raw.length < 28) throw new CrowbarError('internal', 'stored BMC password is truncated');
-    try {
-      const d = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-      d.setAAD(Buffer.from(`crowbar-bmc:${nodeId}`));
-      d.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
-    } catch {
-      throw new CrowbarError('internal', 'stored BMC password does not decrypt with the key file (wrong key file or tampered database)');
-    }
+    return this.box.open(`crowbar-bmc:${nodeId}`, enc, 'BMC password');
   }
 }
 
