@@ -24,12 +24,16 @@ export interface GlobalArgs {
   rest: string[];
 }
 
-/** Split `--url/--token/--data-dir/--config` (anywhere) from the other arguments. */
+/**
+ * Split `--url/--token/--token-file/--data-dir/--config` (anywhere) from the
+ * other arguments. `--token-file FILE` reads the token from a file, so it
+ * never shows in the process list.
+ */
 export function parseGlobalArgs(argv: readonly string[]): GlobalArgs {
   const out: GlobalArgs = { rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const m = /^--(url|token|data-dir|config)(?:=(.*))?$/.exec(a);
+    const m = /^--(url|token|token-file|data-dir|config)(?:=(.*))?$/.exec(a);
     if (!m) {
       out.rest.push(a);
       continue;
@@ -38,10 +42,19 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalArgs {
     if (v === undefined) throw new CrowbarError('bad_request', `${a} needs a value`);
     if (m[1] === 'url') out.url = v;
     else if (m[1] === 'token') out.token = v;
+    else if (m[1] === 'token-file') out.token = readTokenFile(v);
     else if (m[1] === 'data-dir') out.dataDir = v;
     else out.config = v;
   }
   return out;
+}
+
+function readTokenFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new CrowbarError('bad_request', `--token-file ${path}: ${errorMessage(e)}`);
+  }
 }
 
 /**
@@ -75,6 +88,7 @@ export function resolveClient(g: GlobalArgs, env: NodeJS.ProcessEnv = process.en
     url ??= `http://${h.bind === '0.0.0.0' ? '127.0.0.1' : h.bind}:${h.port}`;
   }
   url ??= 'http://127.0.0.1:8080';
+  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new CrowbarError('bad_request', `--url: not an http(s) URL: ${url}`);
   const token = resolveToken(g.token ?? env.CROWBAR_TOKEN, dataDir);
   return { url: url.replace(/\/+$/, ''), token };
 }

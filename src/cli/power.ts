@@ -6,20 +6,22 @@
  * The BMC password is read from stdin, never taken from argv.
  */
 import { readFileSync } from 'node:fs';
-import { apiCall, apiTargetFrom } from './api-client.js';
+import { apiCall, parseGlobalArgs, resolveClient } from './client.js';
 
 /** Usage lines of the power verbs. */
 export const POWER_USAGE = `  power NODE ACTION       on|off|cycle|reset|soft|status|identify (desired state, waits)
   bootdev NODE DEVICE     pxe|disk|bios [--persistent] [--efi|--legacy]
   bmc NODE [opts]         --address HOST[:PORT] --user U --driver ipmi|ipmitool|manual --password-stdin
-  (API: --url URL or $CROWBAR_URL, token: $CROWBAR_TOKEN or --token-file FILE)
+  (API: --url URL or $CROWBAR_URL; token: --token, --token-file FILE, $CROWBAR_TOKEN or --data-dir DIR)
 `;
 
 const enc = encodeURIComponent;
 
 /** Run a power verb; returns the exit status. */
 export async function powerVerb(verb: 'power' | 'bootdev' | 'bmc', argv: string[], out: (s: string) => void, readStdin: () => string = () => readFileSync(0, 'utf8')): Promise<number> {
-  const { target, rest } = apiTargetFrom(argv, process.env);
+  const g = parseGlobalArgs(argv);
+  const target = resolveClient(g);
+  const rest = g.rest;
   const [node, ...opts] = rest;
   if (!node) {
     out(`crowbar ${verb}: NODE missing\n`);

@@ -5,8 +5,7 @@
  * `--data-dir`, CROWBAR_DATA_DIR, /var/lib/crowbar or ./var/crowbar); JSON
  * calls and a Server-Sent Events reader for progress.
  */
-import { CrowbarError } from '../lib/errors.js';
-import { resolveToken, sendRequest, type ClientOptions } from './client.js';
+import { ApiError, resolveClient, sendRequest, type ClientOptions } from './client.js';
 
 /** Where and how to call the API (the same settings as the other CLI verbs). */
 export type Remote = ClientOptions;
@@ -20,29 +19,18 @@ export interface RemoteArgs {
 
 /** Resolve URL and token from arguments, environment and the data directory. */
 export function resolveRemote(a: RemoteArgs, env: NodeJS.ProcessEnv = process.env): Remote {
-  const url = (a.url ?? env.CROWBAR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new CrowbarError('bad_request', `--url: not an http(s) URL: ${url}`);
-  const token = resolveToken(a.token ?? env.CROWBAR_TOKEN, a.dataDir ?? env.CROWBAR_DATA_DIR);
-  return { url, token };
+  return resolveClient({ ...a, rest: [] }, env);
 }
 
-/** A failed API call with the server's message. */
-export class RemoteError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly body: unknown,
-  ) {
-    super(message);
-  }
-}
+/** A failed API call with the server's message (the CLI's one error type for API failures). */
+export { ApiError as RemoteError } from './client.js';
 
 /** Call the API with JSON in and out; non-2xx raises RemoteError. */
 export async function call(r: Remote, method: string, path: string, body?: unknown): Promise<any> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const { res, text, parsed } = await sendRequest(r, method, path, { headers, body: body === undefined ? undefined : JSON.stringify(body) }, (status, message, b) => new RemoteError(status, message, b));
-  if (!res.ok) throw new RemoteError(res.status, `${res.status}: ${(parsed as { message?: string } | null)?.message ?? text}`, parsed);
+  const { res, text, parsed } = await sendRequest(r, method, path, { headers, body: body === undefined ? undefined : JSON.stringify(body) }, (status, message, b) => new ApiError(status, message, b));
+  if (!res.ok) throw new ApiError(res.status, `${res.status}: ${(parsed as { message?: string } | null)?.message ?? text}`, parsed);
   return parsed;
 }
 
@@ -60,7 +48,7 @@ export interface RemoteEvent {
  */
 export async function openStream(r: Remote, signal: AbortSignal, onEvent: (e: RemoteEvent) => void, types = 'node.*'): Promise<{ done: Promise<void> }> {
   const res = await fetch(`${r.url}/api/v1/events/stream?types=${encodeURIComponent(types)}`, { headers: { authorization: `Bearer ${r.token}` }, signal });
-  if (!res.ok || !res.body) throw new RemoteError(res.status, `event stream: HTTP ${res.status}`, null);
+  if (!res.ok || !res.body) throw new ApiError(res.status, `event stream: HTTP ${res.status}`, null);
   const reader = res.body.getReader();
   const first = await reader.read();
   let buf = first.value ? Buffer.from(first.value).toString('utf8') : '';
