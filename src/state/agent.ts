@@ -40,11 +40,24 @@ export function agentAction(state: NodeState, allocated: boolean): AgentAction {
   }
 }
 
-/** States an agent may post for its own node (anything else needs an operator). */
+/**
+ * States a node's own agent may post (anything else needs an operator): the
+ * hardware phase (discovery image), the install phase (image install in the
+ * discovery image, or the installer's post-install step) and the join phase
+ * (crowbar-join on the installed system: readying -> ready, recovering on a
+ * failed first attempt). The lifecycle table still decides whether a posted
+ * state may follow the current one; admin actions (reset, reinstall, update,
+ * delete) and `discovered` stay operator-only.
+ */
 export const AGENT_TRANSITIONS: ReadonlySet<string> = new Set([
   'hardware-installing',
   'hardware-installed',
   'hardware-updating',
   'hardware-updated',
+  'installing',
+  'installed',
+  'readying',
+  'ready',
+  'recovering',
   'problem',
 ]);

@@ -156,7 +156,7 @@ describe('discovery API', () => {
     expect((await post('/api/v1/discovery', 'not json', {}, '10.9.8.140')).statusCode).toBe(400);
   });
 
-  it('drives the agent: wait, hardware-install, reboot; agents may post only hardware transitions', async () => {
+  it('drives the agent: wait, hardware-install, reboot; agents may post only their own phases transitions', async () => {
     const a = (await post('/api/v1/discovery', { mac: MAC, inventory: inventory() })).result as any;
     const next = async () => (await get('/api/v1/agent/next', a.token)).result as any;
     expect(await next()).toMatchObject({ action: 'wait', state: 'discovered', interval: 5 });
@@ -166,7 +166,11 @@ describe('discovery API', () => {
     await app.nodes.transition(a.node, 'hardware-installing', 'test');
     expect(await next()).toMatchObject({ action: 'hardware-install', begin: 'hardware-installing', end: 'hardware-installed' });
     const tr = (to: string) => post('/api/v1/agent/transition', { to }, { authorization: `Bearer ${a.token}` });
-    expect((await tr('ready')).statusCode).toBe(403);
+    expect((await tr('reset')).statusCode).toBe(403);
+    expect((await tr('discovered')).statusCode).toBe(403);
+    expect((await tr('delete')).statusCode).toBe(403);
+    // allowed for agents, but not from this state (lifecycle table)
+    expect((await tr('ready')).statusCode).toBe(409);
     expect((await tr('hardware-installed')).statusCode).toBe(200);
     expect(await next()).toMatchObject({ action: 'reboot', state: 'hardware-installed' });
     expect((await tr('hardware-installed')).statusCode).toBe(409);
