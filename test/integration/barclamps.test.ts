@@ -113,7 +113,8 @@ describe('barclamp life cycle in a running appliance', () => {
     expect(audit).toEqual(expect.arrayContaining(['install', 'upgrade', 'proposal-migrate', 'uninstall']));
     expect(app.proc.pid).toBe(pid);
     expect(app.proc.exitCode).toBeNull();
-  });
+    // 15 CLI processes, each starting Node + tsx: slow on a loaded 2-core machine.
+  }, 240_000);
 
   it('refuses hostile archives and writes nothing outside (or inside) the target', async () => {
     const tag = randomBytes(6).toString('hex');
