@@ -168,6 +168,8 @@ case "$RAID_LEVEL" in
         done
         [ $ok = 1 ] && { run "$MDADM" --create "$RAID_DEVICE" --run --level=1 --raid-devices=2 --metadata=1.2 --name=crowbar "$1" "$2" || ok=0; }
         if [ $ok = 1 ]; then RAID=ok; else fail "mdadm --create failed"; fi
+        # the array as the kernel sees it, for the node log
+        [ "${DRY_RUN:-0}" = 1 ] || grep -E "^md" /proc/mdstat >&2 2>/dev/null
       fi
     fi ;;
   *) RAID=failed; fail "RAID_LEVEL $RAID_LEVEL is not supported (none, raid1)" ;;
