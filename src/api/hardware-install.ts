@@ -8,7 +8,7 @@
 import type { Request, Server } from '@hapi/hapi';
 import type { Node } from '../model/node.js';
 import type { PowerService } from '../services/power/service.js';
-import type { BmcNetwork } from '../services/power/instruction.js';
+import type { BiosSpec, BmcNetwork, RaidSpec } from '../services/power/instruction.js';
 
 /** How the route authenticates the node and where its plan comes from. */
 export interface HardwareInstallRouteOptions {
@@ -18,8 +18,8 @@ export interface HardwareInstallRouteOptions {
   nodeOf: (req: Request) => Node;
   /** LAN channel to configure. */
   channel: number;
-  /** The node's BMC address (bmc network allocation) and RAID plan; undefined parts are skipped. */
-  plan: (node: Node) => { network?: BmcNetwork; raid?: { level: 'none' | 'raid1'; disks?: string[] } };
+  /** The node's BMC address (bmc network allocation), RAID and BIOS plan; undefined parts are skipped. */
+  plan: (node: Node) => { network?: BmcNetwork; raid?: RaidSpec; bios?: BiosSpec };
 }
 
 /** Register the instruction route. */

@@ -1,49 +1,60 @@
 /**
- * The RAID part of a node's hardware-install plan, from the raid barclamp's
- * proposals. Hardware barclamps act in the hardware-install phase, before a
- * node can take roles (a commit waits for ready nodes), so a proposal counts
- * as soon as it is saved: its applied document when it has one, else the
- * saved draft. The node must be listed under the `raid-configure` role and
- * the proposal must say `apply: true`; otherwise no RAID is built.
+ * The RAID and BIOS parts of a node's hardware-install plan, from the raid
+ * and bios barclamps' proposals. Hardware barclamps act in the
+ * hardware-install phase, before a node can take roles (a commit waits for
+ * ready nodes), so a proposal counts as soon as it is saved: its applied
+ * document when it has one, else the saved draft. The node must be listed
+ * under the barclamp's role (`raid-configure`, `bios-set`); for RAID the
+ * proposal must also say `apply: true`. Otherwise nothing is done.
  */
 import { CrowbarError } from '../lib/errors.js';
+import { RAID_MIN_DISKS, type BiosSpec, type RaidLevel, type RaidSpec } from './power/instruction.js';
 
 /** The part of a proposal this module reads. */
-export interface RaidProposalDocs {
+export interface PlanProposalDocs {
   name: string;
   proposal: unknown;
   applied: unknown;
 }
 
-/** What hardware-install.sh builds (docs/ipmi.md). */
-export interface RaidPlan {
-  level: 'none' | 'raid1';
-  disks?: string[];
-  /** Proposal the plan came from. */
-  from?: string;
+interface Doc {
+  attributes?: Record<string, Record<string, unknown> | undefined>;
+  deployment?: Record<string, { elements?: Record<string, unknown> } | undefined>;
 }
 
-interface RaidDoc {
-  attributes?: { raid?: { level?: unknown; disks?: unknown; apply?: unknown } };
-  deployment?: { raid?: { elements?: Record<string, unknown> } };
+/** The first proposal (by name) whose `role` lists `node`, with its attributes. */
+function forNode(node: string, bc: string, role: string, proposals: readonly PlanProposalDocs[]): { name: string; attrs: Record<string, unknown> } | null {
+  for (const p of [...proposals].sort((a, b) => a.name.localeCompare(b.name))) {
+    const doc = (p.applied ?? p.proposal) as Doc | null;
+    const members = doc?.deployment?.[bc]?.elements?.[role];
+    if (Array.isArray(members) && members.includes(node)) return { name: p.name, attrs: doc?.attributes?.[bc] ?? {} };
+  }
+  return null;
 }
 
 /**
- * RAID plan of `node` from raid proposals (first match by proposal name).
- * Throws `bad_request` for a matching proposal whose level the agent cannot
- * build, so the node's agent reports the reason instead of skipping RAID.
+ * RAID plan of `node` from raid proposals. Throws `bad_request` for a
+ * matching proposal the agent cannot build (level, disk count), so the
+ * node's agent reports the reason instead of silently skipping RAID.
  */
-export function raidPlanFor(node: string, proposals: readonly RaidProposalDocs[]): RaidPlan {
-  for (const p of [...proposals].sort((a, b) => a.name.localeCompare(b.name))) {
-    const doc = (p.applied ?? p.proposal) as RaidDoc | null;
-    const members = doc?.deployment?.raid?.elements?.['raid-configure'];
-    if (!Array.isArray(members) || !members.includes(node)) continue;
-    const a = doc?.attributes?.raid;
-    if (a?.apply !== true) return { level: 'none', from: p.name };
-    const disks = Array.isArray(a.disks) ? a.disks.filter((d): d is string => typeof d === 'string') : [];
-    if (a.level !== '1') throw new CrowbarError('bad_request', `raid proposal ${p.name}: level ${String(a.level)} is not built in hardware-install (only 1)`);
-    if (disks.length !== 2) throw new CrowbarError('bad_request', `raid proposal ${p.name}: raid1 needs exactly two disks`);
-    return { level: 'raid1', disks, from: p.name };
-  }
-  return { level: 'none' };
+export function raidPlanFor(node: string, proposals: readonly PlanProposalDocs[]): RaidSpec & { from?: string } {
+  const m = forNode(node, 'raid', 'raid-configure', proposals);
+  if (!m) return { level: 'none' };
+  const a = m.attrs;
+  if (a.apply !== true) return { level: 'none', from: m.name };
+  const level = `raid${String(a.level)}` as RaidLevel;
+  const disks = Array.isArray(a.disks) ? a.disks.filter((d): d is string => typeof d === 'string') : [];
+  const min = (RAID_MIN_DISKS as Record<string, number>)[level];
+  if (min === undefined) throw new CrowbarError('bad_request', `raid proposal ${m.name}: level ${String(a.level)} is not supported`);
+  if (disks.length < min || (level === 'raid1' && disks.length !== 2)) throw new CrowbarError('bad_request', `raid proposal ${m.name}: ${level} needs ${level === 'raid1' ? 'exactly two' : `at least ${min}`} disks`);
+  return { level, disks, from: m.name };
+}
+
+/** BIOS plan of `node` from bios proposals (settings KEY=value, optional vendor tool); null when none lists it. */
+export function biosPlanFor(node: string, proposals: readonly PlanProposalDocs[]): (BiosSpec & { from: string }) | null {
+  const m = forNode(node, 'bios', 'bios-set', proposals);
+  if (!m) return null;
+  const settings = Array.isArray(m.attrs.settings) ? m.attrs.settings.filter((s): s is string => typeof s === 'string') : [];
+  const tool = typeof m.attrs.tool === 'string' && m.attrs.tool ? m.attrs.tool : undefined;
+  return { settings, ...(tool ? { tool } : {}), from: m.name };
 }

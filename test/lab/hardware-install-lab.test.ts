@@ -128,7 +128,7 @@ describe.skipIf(!can.ok)('lab: hardware-install of a VM with an in-band BMC and 
 
     // RAID1 across the two disks, from the agent's own report (mdadm + /proc/mdstat inside the VM)
     const log = lines.join('\n');
-    expect(log).toMatch(/\{"bmc":"ok","raid":"ok","error":""\}/);
+    expect(log).toMatch(/\{"bmc":"ok","raid":"ok","bios":"skipped","error":""\}/);
     expect(log).toMatch(/md\d+ : active (\(auto-read-only\) )?raid1 vd[ab]\[\d\] vd[ab]\[\d\]/);
     expect(log).toMatch(/mdadm: array \/dev\/md\/crowbar started/);
 
