@@ -1,12 +1,14 @@
 /**
  * Lab test (end to end, one real VM): a qemu machine with two disks and an
- * in-band IPMI (KCS) interface to its ipmi_sim BMC PXE-boots against the
+ * in-band IPMI (KCS) interface to its ipmi_sim BMC (UEFI firmware) PXE-boots against the
  * appliance, is discovered, and goes discovered -> hardware-installing ->
  * hardware-installed through the appliance's state machine:
  *  - the discovery agent sets the BMC's LAN address (the node's `bmc` network
  *    allocation) and the generated administrator in-band; the lab BMC moves
  *    to that address (lab/bmc-lan.sh) and no longer answers at the old one;
- *  - it builds a RAID1 over both disks from the raid proposal listing the node;
+ *  - it builds a RAID1 over both disks from the raid proposal listing the node,
+ *    and reorders the UEFI boot entries (OVMF variables, efibootmgr) from the
+ *    bios proposal;
  *  - the appliance verifies the BMC over the LAN with the new credentials (the
  *    `boot-device pxe` effect of hardware-installed);
  *  - the appliance then powers the machine on and off through its API, at
@@ -70,7 +72,8 @@ describe.skipIf(!can.ok)('lab: hardware-install of a VM with an in-band BMC and 
     lab.run('appliance.sh', ['start'], 60_000);
     token = lab.token();
     oldBmc = `${lab.net}.200`;
-    lab.run('bmc.sh', ['start', VM, '--ip', oldBmc, '--inband', '--', '--fw', 'bios', '--mem', '288', '--disk', '512M', '--disks', '2']);
+    // UEFI (OVMF): its variables are real, so the bios step can reorder the UEFI boot entries
+    lab.run('bmc.sh', ['start', VM, '--ip', oldBmc, '--inband', '--', '--fw', 'uefi', '--mem', '320', '--disk', '512M', '--disks', '2']);
     mark('lab up');
   }, 600_000);
 
@@ -107,6 +110,14 @@ describe.skipIf(!can.ok)('lab: hardware-install of a VM with an in-band BMC and 
     doc.deployment.raid.elements = { 'raid-configure': [name] };
     const put = lab.curl('PUT', '/api/v1/barclamps/raid/proposals/lab', { token, body: JSON.stringify(doc) });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
+    // the bios barclamp: disk entries before network ones (efibootmgr), the boot mode checked,
+    // and a vendor-only key that this machine cannot apply (reported, not failed)
+    expect(lab.curl('POST', '/api/v1/barclamps/bios/proposals', { token, body: JSON.stringify({ name: 'lab' }) }).status).toBe(201);
+    const bdoc = lab.curl('GET', '/api/v1/barclamps/bios/proposals/lab', { token }).body.proposal;
+    bdoc.attributes.bios = { tool: '', settings: ['BootMode=Uefi', 'UefiBootOrder=disk,network', 'Virtualization=Enabled'] };
+    bdoc.deployment.bios.elements = { 'bios-set': [name] };
+    const bput = lab.curl('PUT', '/api/v1/barclamps/bios/proposals/lab', { token, body: JSON.stringify(bdoc) });
+    expect(bput.status, JSON.stringify(bput.body)).toBe(200);
 
     // 3. allocate: the waiting agent runs hardware-install.sh, posts hardware-installed and reboots (= qemu exits)
     const hw = new SerialWatcher(join(lab.state, 'vm', VM, 'serial.log'), Date.now());
@@ -128,9 +139,20 @@ describe.skipIf(!can.ok)('lab: hardware-install of a VM with an in-band BMC and 
 
     // RAID1 across the two disks, from the agent's own report (mdadm + /proc/mdstat inside the VM)
     const log = lines.join('\n');
-    expect(log).toMatch(/\{"bmc":"ok","raid":"ok","bios":"skipped","error":""\}/);
+    expect(log).toMatch(/\{"bmc":"ok","raid":"ok","bios":"partial","error":""\}/);
     expect(log).toMatch(/md\d+ : active (\(auto-read-only\) )?raid1 vd[ab]\[\d\] vd[ab]\[\d\]/);
     expect(log).toMatch(/mdadm: array \/dev\/md\/crowbar started/);
+
+    // BIOS: UEFI boot order rewritten through the firmware's variables and read back; the boot mode
+    // matched; the vendor-only key reported as unsupported
+    expect(log).toMatch(/bios: BootMode=Uefi \(already\)/);
+    const before = /bios: BootOrder before: ([0-9A-F,]+)/.exec(log);
+    const after = /bios: BootOrder after: ([0-9A-F,]+)/.exec(log);
+    expect(before && after, log.slice(-3000)).toBeTruthy();
+    expect(after![1]).not.toBe(before![1]);
+    const first = after![1].split(',')[0];
+    expect(log).toMatch(new RegExp(`bios:   Boot${first}\\* UEFI Misc Device`));
+    expect(log).toMatch(/Virtualization=Enabled unsupported here/);
 
     // 4. the BMC: at the allocated address, with the generated credentials, and not at the old address
     expect(n.bmc_address).toBeTruthy();

@@ -76,7 +76,7 @@ export function renderHardwareInstall(p: HardwareInstallPlan): string {
   }
   if (p.bios && p.bios.settings.length) {
     for (const kv of p.bios.settings)
-      if (!/^[A-Za-z][A-Za-z0-9_.]*=[A-Za-z0-9_.,:+-]+$/.test(kv)) throw new CrowbarError('bad_request', `bios setting ${JSON.stringify(kv)}: must be KEY=value (letters, digits, _.,:+-)`);
+      if (!/^[A-Za-z0-9_.]+=[A-Za-z0-9_.,:+-]+$/.test(kv)) throw new CrowbarError('bad_request', `bios setting ${JSON.stringify(kv)}: must be KEY=value (letters, digits, _.,:+-)`);
     lines.push(`BIOS_SETTINGS=${p.bios.settings.join(' ')}`);
     if (p.bios.tool) lines.push(`BIOS_TOOL=${clean('bios tool', p.bios.tool)}`);
   }
