@@ -18,8 +18,8 @@ export interface HardwareInstallRouteOptions {
   nodeOf: (req: Request) => Node;
   /** LAN channel to configure. */
   channel: number;
-  /** The node's BMC address (bmc network allocation), RAID and BIOS plan; undefined parts are skipped. */
-  plan: (node: Node) => { network?: BmcNetwork; raid?: RaidSpec; bios?: BiosSpec };
+  /** The node's BMC address (bmc network allocation), ipmi settings, RAID and BIOS plan; undefined parts are skipped or defaulted. */
+  plan: (node: Node) => { network?: BmcNetwork; raid?: RaidSpec; bios?: BiosSpec; channel?: number; userId?: number; bmc?: boolean };
 }
 
 /** Register the instruction route. */
@@ -30,6 +30,7 @@ export function registerHardwareInstallRoute(server: Server, power: PowerService
     options: { auth: o.auth },
     handler: (req, h) => {
       const node = o.nodeOf(req);
+      // the plan's channel/user slot (ipmi proposal) win over the configured channel
       const text = power.hardwareInstallInstruction(node, { channel: o.channel, ...o.plan(node) });
       return h.response(text).type('text/plain; charset=utf-8').header('cache-control', 'no-store');
     },

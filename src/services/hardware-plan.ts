@@ -1,10 +1,10 @@
 /**
- * The RAID and BIOS parts of a node's hardware-install plan, from the raid
- * and bios barclamps' proposals. Hardware barclamps act in the
+ * The ipmi, RAID and BIOS parts of a node's hardware-install plan, from the
+ * ipmi, raid and bios barclamps' proposals. Hardware barclamps act in the
  * hardware-install phase, before a node can take roles (a commit waits for
  * ready nodes), so a proposal counts as soon as it is saved: its applied
  * document when it has one, else the saved draft. The node must be listed
- * under the barclamp's role (`raid-configure`, `bios-set`); for RAID the
+ * under the barclamp's role (`ipmi-configure`, `raid-configure`, `bios-set`); for RAID the
  * proposal must also say `apply: true`. Otherwise nothing is done.
  */
 import { CrowbarError } from '../lib/errors.js';
@@ -57,4 +57,18 @@ export function biosPlanFor(node: string, proposals: readonly PlanProposalDocs[]
   const settings = Array.isArray(m.attrs.settings) ? m.attrs.settings.filter((s): s is string => typeof s === 'string') : [];
   const tool = typeof m.attrs.tool === 'string' && m.attrs.tool ? m.attrs.tool : undefined;
   return { settings, ...(tool ? { tool } : {}), from: m.name };
+}
+
+/**
+ * ipmi settings of `node` from ipmi proposals: LAN channel, user slot, and
+ * whether to configure the BMC at all; null when no proposal lists the node
+ * (the appliance's `services.power` defaults then apply).
+ */
+export function ipmiPlanFor(node: string, proposals: readonly PlanProposalDocs[]): { bmc: boolean; channel?: number; userId?: number; from: string } | null {
+  const m = forNode(node, 'ipmi', 'ipmi-configure', proposals);
+  if (!m) return null;
+  const int = (v: unknown, lo: number, hi: number): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? v : undefined);
+  const channel = int(m.attrs.channel, 1, 15);
+  const userId = int(m.attrs.user_id, 2, 63);
+  return { bmc: m.attrs.enable !== false, ...(channel ? { channel } : {}), ...(userId ? { userId } : {}), from: m.name };
 }

@@ -1,6 +1,6 @@
 /** The RAID part of the hardware-install plan, from raid proposals (src/services/hardware-plan.ts). */
 import { describe, expect, it } from 'vitest';
-import { biosPlanFor, raidPlanFor } from '../../src/services/hardware-plan.js';
+import { biosPlanFor, ipmiPlanFor, raidPlanFor } from '../../src/services/hardware-plan.js';
 import { renderHardwareInstall } from '../../src/services/power/instruction.js';
 
 const doc = (nodes: string[], raid: Record<string, unknown>) => ({ attributes: { raid }, deployment: { raid: { elements: { 'raid-configure': nodes } } } });
@@ -48,5 +48,18 @@ describe('biosPlanFor and the instruction', () => {
     expect(() => renderHardwareInstall({ ...base, bios: { settings: ['A=1\nBMC_IP=1.2.3.4'] } })).toThrow(/KEY=value/);
     expect(() => renderHardwareInstall({ ...base, raid: { level: 'raid5', disks: ['/dev/a', '/dev/b'] } })).toThrow(/at least 3/);
     expect(() => renderHardwareInstall({ ...base, raid: { level: 'raid1', disks: ['/dev/a', '; rm -rf /'] } })).toThrow(/raid disks/);
+  });
+});
+
+describe('ipmiPlanFor', () => {
+  const ipmi = (nodes: string[], attrs: Record<string, unknown>) => ({ attributes: { ipmi: attrs }, deployment: { ipmi: { elements: { 'ipmi-configure': nodes } } } });
+
+  it('channel and user slot from the proposal listing the node; enable: false leaves the BMC alone', () => {
+    expect(ipmiPlanFor('n1', [])).toBeNull();
+    expect(ipmiPlanFor('n1', [{ name: 'i', proposal: ipmi(['n1'], { enable: true, channel: 2, user_id: 4 }), applied: null }])).toEqual({ bmc: true, channel: 2, userId: 4, from: 'i' });
+    const off = ipmiPlanFor('n1', [{ name: 'i', proposal: ipmi(['n1'], { enable: false, channel: 1, user_id: 2 }), applied: null }]);
+    expect(off?.bmc).toBe(false);
+    const t = renderHardwareInstall({ channel: 1, userId: 0, user: '', password: '', network: { ip: '10.0.0.5', netmask: '255.255.255.0' }, raid: { level: 'none' }, bmc: false });
+    expect(t).toBe('RAID_LEVEL=none\n');
   });
 });

@@ -43,6 +43,8 @@ export interface HardwareInstallPlan {
   network?: BmcNetwork;
   raid?: RaidSpec;
   bios?: BiosSpec;
+  /** false: leave the BMC alone (ipmi proposal with enable: false); no BMC_* keys are written. */
+  bmc?: boolean;
 }
 
 function clean(key: string, v: string): string {
@@ -52,8 +54,9 @@ function clean(key: string, v: string): string {
 
 /** Render a plan as the instruction text the agent script reads. */
 export function renderHardwareInstall(p: HardwareInstallPlan): string {
-  const lines: string[] = [`BMC_CHANNEL=${p.channel}`, `BMC_USER_ID=${p.userId}`, `BMC_USER=${clean('user', p.user)}`, `BMC_PASSWORD=${clean('password', p.password)}`];
-  if (p.network) {
+  const lines: string[] = [];
+  if (p.bmc !== false) lines.push(`BMC_CHANNEL=${p.channel}`, `BMC_USER_ID=${p.userId}`, `BMC_USER=${clean('user', p.user)}`, `BMC_PASSWORD=${clean('password', p.password)}`);
+  if (p.network && p.bmc !== false) {
     const n = p.network;
     for (const [k, v] of [['ip', n.ip], ['netmask', n.netmask], ['gateway', n.gateway]] as const)
       if (v !== undefined && !isIPv4(v)) throw new CrowbarError('bad_request', `hardware-install bmc ${k}: ${v} is not IPv4`);
