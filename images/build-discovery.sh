@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Crowbar discovery image ("sledgehammer"): a Debian kernel plus a
 # small initramfs (busybox-static, the NIC/disk/IPMI/RAID modules, dmidecode,
-# ipmitool, mdadm, sgdisk, parted and our agent from images/agent/).
+# ipmitool, mdadm, sgdisk, parted, efibootmgr and our agent from images/agent/).
 #
 # Usage: images/build-discovery.sh [--cache DIR] [--out DIR] [--force]
 #   --cache DIR  build cache (default /var/cache/crowbar/discovery); the kernel .deb
@@ -34,12 +34,12 @@ done
 log() { printf '[build-discovery] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted)
+TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted /usr/bin/efibootmgr)
 # Kernel modules wanted; their dependencies are added (modinfo) and the load
 # order written to load.order. Missing or built-in ones are skipped.
 MODULES=(virtio_pci virtio_net e1000 e1000e igb ixgbe tg3 r8169
          virtio_blk virtio_scsi ahci ata_piix sd_mod nvme
-         ipmi_si ipmi_devintf raid0 raid1 md_mod)
+         ipmi_si ipmi_devintf raid0 raid1 raid10 raid456 md_mod efivarfs)
 
 for t in /bin/busybox "${TOOLS[@]}"; do [[ -x "$t" ]] || die "$t missing (run scripts/setup.sh as root)"; done
 for c in apt-get apt-cache dpkg-deb modinfo cpio gzip ldd sha256sum; do command -v "$c" >/dev/null || die "$c missing"; done

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # A simulated BMC (OpenIPMI ipmi_sim) for lab VM NAME, on IPMI-over-LAN (lanplus) at
-# an address of the lab admin network, inside $CBLAB_BMC_NS:
+# an address of the lab admin network:
 #   ipmitool -I lanplus -C 3 -H <ip> -U $CBLAB_BMC_USER -P $CBLAB_BMC_PASS chassis power on
 # Power and boot-device commands run bmc-chassis.sh, which drives vm.sh.
+# Each BMC has its own namespace $CBLAB_BMC_NS-NAME with interface lan0 (a port of the lab
+# bridge); ipmi_sim listens on 0.0.0.0:623 there and its lan_config_program (bmc-lan.sh)
+# moves lan0's address when the BMC's LAN configuration is set (in-band or over the LAN):
+# the BMC then answers at its new address only, as a real one does. `status` prints it.
 # bmc.sh start NAME --ip A.B.C.D [--inband] [-- VM_OPTIONS]   (VM options are saved, the VM stays off)
-#   --inband  also give the VM an in-band IPMI (KCS) interface to this BMC: the guest sees /dev/ipmi0
+#   --inband  also give the VM an in-band IPMI (KCS) interface to this BMC: the guest sees /dev/ipmi0.
+#             The KCS link is a private veth (k-NAME, 169.254.<last octet of --ip>.1/30 <-> .2) that
+#             does not move with the LAN address.
 # bmc.sh stop NAME | status NAME
 source "$(dirname "$0")/lib.sh"
 lab_need_root
@@ -12,10 +18,15 @@ cmd=${1:-}; name=${2:-}
 [[ -n "$name" && "$name" =~ ^[a-z0-9][a-z0-9-]{0,10}$ ]] || lab_die "usage: bmc.sh start|stop|status NAME"
 shift 2
 B="$CBLAB_STATE/bmc/$name"
+NS="$CBLAB_BMC_NS-$name"
 case "$cmd" in
   stop)
     lab_kill_pidfile "$B/ipmi_sim.pid"
-    [[ -f "$B/ip" ]] && lab_ns_exists "$CBLAB_BMC_NS" && ip -n "$CBLAB_BMC_NS" addr del "$(cat "$B/ip")/24" dev bmc0 2>/dev/null || true
+    if lab_ns_exists "$NS"; then
+      ip -n "$CBLAB_NS" link del "b-$name" 2>/dev/null || true
+      ip -n "$CBLAB_NS" link del "k-$name" 2>/dev/null || true
+      ip netns del "$NS"
+    fi
     exit 0 ;;
   status) if lab_pid_alive "$B/ipmi_sim.pid"; then echo "running $(cat "$B/ip")"; else echo stopped; fi; exit 0 ;;
   start) ;;
@@ -34,9 +45,43 @@ done
 [[ -n "$IP" ]] || lab_die "--ip required"
 lab_pid_alive "$B/ipmi_sim.pid" && { lab_log "bmc $name already running"; exit 0; }
 mkdir -p "$B/state"
+# the BMC's own namespace and its port on the lab bridge (kept across stop/start of ipmi_sim
+# only when it already exists; a fresh start begins at --ip)
+if ! lab_ns_exists "$NS"; then
+  ip netns add "$NS"
+  ip -n "$NS" link set lo up
+  ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 >/dev/null 2>&1 || true
+  ip -n "$CBLAB_NS" link add "b-$name" type veth peer name lan0 netns "$NS"
+  ip -n "$CBLAB_NS" link set "b-$name" master "$CBLAB_BR" up
+  ip -n "$NS" link set lan0 up
+fi
+ip -n "$NS" -4 addr flush dev lan0 scope global
+ip -n "$NS" addr replace "$IP/24" dev lan0
 echo "$IP" > "$B/ip"
-ip -n "$CBLAB_BMC_NS" addr replace "$IP/24" dev bmc0
-((INBAND)) && VMOPTS+=(--ipmi-port "$IP:9002")
+mac=$(ip -n "$NS" -o link show lan0 | sed -E 's/.*link\/ether ([0-9a-f:]+).*/\1/')
+cat > "$B/lan.state" <<EOS
+ip_addr:$IP
+ip_addr_src:static
+mac_addr:$mac
+subnet_mask:255.255.255.0
+default_gw_ip_addr:0.0.0.0
+default_gw_mac_addr:00:00:00:00:00:00
+backup_gw_ip_addr:0.0.0.0
+backup_gw_mac_addr:00:00:00:00:00:00
+EOS
+SERIAL_LISTEN=""
+if ((INBAND)); then
+  o=${IP##*.}
+  if ! ip -n "$NS" link show kcs0 >/dev/null 2>&1; then
+    ip -n "$CBLAB_NS" link add "k-$name" type veth peer name kcs0 netns "$NS"
+    ip -n "$CBLAB_NS" addr replace "169.254.$o.1/30" dev "k-$name"
+    ip -n "$CBLAB_NS" link set "k-$name" up
+    ip -n "$NS" addr replace "169.254.$o.2/30" dev kcs0
+    ip -n "$NS" link set kcs0 up
+  fi
+  SERIAL_LISTEN="169.254.$o.2"
+  VMOPTS+=(--ipmi-port "$SERIAL_LISTEN:9002")
+fi
 CBLAB_CONFIG_ONLY=1 "$LAB_DIR/vm.sh" start "$name" "${VMOPTS[@]}"
 guid=$(printf '%s' "bmc/$CBLAB_NAME/$name" | md5sum | cut -c1-32)
 cat > "$B/lan.conf" <<EOC
@@ -44,15 +89,16 @@ cat > "$B/lan.conf" <<EOC
 name "$name"
 set_working_mc 0x20
   startlan 1
-    addr $IP 623
+    addr 0.0.0.0 623
     priv_limit admin
     allowed_auths_callback none md2 md5 straight
     allowed_auths_user none md2 md5 straight
     allowed_auths_operator none md2 md5 straight
     allowed_auths_admin none md2 md5 straight
     guid $guid
+    lan_config_program "$LAB_DIR/bmc-lan.sh $name"
   endlan
-$( ((INBAND)) && echo "  serial 15 $IP 9002 codec VM")
+$( ((INBAND)) && echo "  serial 15 $SERIAL_LISTEN 9002 codec VM")
   chassis_control "$LAB_DIR/bmc-chassis.sh $name"
   user 1 true "" "" user 10 none md2 md5 straight
   user 2 true "$CBLAB_BMC_USER" "$CBLAB_BMC_PASS" admin 10 none md2 md5 straight
@@ -67,8 +113,8 @@ EOE
 # ipmi_sim passes its environment to bmc-chassis.sh, which needs the CBLAB_* settings
 export CBLAB_NAME CBLAB_NS CBLAB_BMC_NS CBLAB_BR CBLAB_NET CBLAB_SERVER_IP CBLAB_STATE CBLAB_CACHE CBLAB_ACCEL
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ip netns exec "$CBLAB_BMC_NS" setsid ipmi_sim -n -c "$B/lan.conf" -f "$B/bmc.emu" -s "$B/state" >> "$B/ipmi_sim.log" 2>&1 < /dev/null &
+ip netns exec "$NS" setsid ipmi_sim -n -c "$B/lan.conf" -f "$B/bmc.emu" -s "$B/state" >> "$B/ipmi_sim.log" 2>&1 < /dev/null &
 echo $! > "$B/ipmi_sim.pid"
 sleep 0.5
 lab_pid_alive "$B/ipmi_sim.pid" || { cat "$B/ipmi_sim.log" >&2; lab_die "ipmi_sim for $name failed"; }
-lab_log "bmc $name: ipmi_sim on $IP:623 (lanplus, user $CBLAB_BMC_USER)"
+lab_log "bmc $name: ipmi_sim on $IP:623 in $NS (lanplus, user $CBLAB_BMC_USER)"

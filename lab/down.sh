@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tear a lab down: BMCs, VMs, radvd and the appliance (by the pidfiles in $CBLAB_STATE),
-# then any process left inside the lab namespaces (only lab processes live there),
+# then any process left inside the lab namespaces (only lab processes live there; each
+# BMC has its own, $CBLAB_BMC_NS-<name>),
 # then the namespaces themselves (bridge, taps and veths go with them) and the host veth.
 # --purge also deletes $CBLAB_STATE (disks, serial logs).
 source "$(dirname "$0")/lib.sh"
@@ -10,7 +11,10 @@ if [[ -d "$CBLAB_STATE" ]]; then
     [[ -f "$pf" ]] && lab_kill_pidfile "$pf"
   done
 fi
-for ns in "$CBLAB_BMC_NS" "$CBLAB_NS"; do
+# each BMC's own namespace (lab/bmc.sh), named after its state directory
+BMC_NSS=()
+for d in "$CBLAB_STATE"/bmc/*/; do [[ -d "$d" ]] && BMC_NSS+=("$CBLAB_BMC_NS-$(basename "$d")"); done
+for ns in "${BMC_NSS[@]}" "$CBLAB_BMC_NS" "$CBLAB_NS"; do
   lab_ns_exists "$ns" || continue
   for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
   sleep 0.3

@@ -9,6 +9,7 @@
 #   --rom ipxe|none    ipxe (default): qemu's own iPXE NIC ROM; none: no ROM (with uefi,
 #                      OVMF's own PXE client -> TFTP snponly.efi -> iPXE)
 #   --mem MB (256)  --cpus N (1)  --disk SIZE|none (4G, sparse qcow2)
+#   --disks N          number of such disks (1; disk N>1 has serial DSK-<serial>-N), e.g. 2 for RAID1
 #   --serialno S       DMI system serial (default CB-<NAME>)
 #   --reboot           a guest reboot restarts the VM (default: reboot = power off, -no-reboot)
 #   --ipmi-port H:P    in-band IPMI: a KCS interface (qemu ipmi-bmc-extern + isa-ipmi-kcs) wired to
@@ -37,19 +38,20 @@ case "$cmd" in
 esac
 mkdir -p "$D"
 hex=$(printf '%s' "$CBLAB_NAME/$name" | md5sum | cut -c1-4)
-MAC="52:54:00:cb:${hex:0:2}:${hex:2:2}"; FW=bios; NIC=virtio; ROM=ipxe; MEM=256; CPUS=1; DISK=4G; SERIALNO="CB-$name"; REBOOT=0; IPMI_PORT=
+MAC="52:54:00:cb:${hex:0:2}:${hex:2:2}"; FW=bios; NIC=virtio; ROM=ipxe; MEM=256; CPUS=1; DISK=4G; SERIALNO="CB-$name"; REBOOT=0; IPMI_PORT=; DISKS=1
 [[ -f "$D/config" ]] && source "$D/config"
 while (($#)); do
   case "$1" in
     --mac) MAC=$2; shift ;; --fw) FW=$2; shift ;; --nic) NIC=$2; shift ;; --rom) ROM=$2; shift ;;
     --mem) MEM=$2; shift ;; --cpus) CPUS=$2; shift ;; --disk) DISK=$2; shift ;; --serialno) SERIALNO=$2; shift ;;
-    --reboot) REBOOT=1 ;; --ipmi-port) IPMI_PORT=$2; shift ;;
+    --reboot) REBOOT=1 ;; --ipmi-port) IPMI_PORT=$2; shift ;; --disks) DISKS=$2; shift ;;
     *) lab_die "unknown option $1" ;;
   esac
   shift
 done
 [[ "$FW" == bios || "$FW" == uefi ]] || lab_die "--fw bios|uefi"
-declare -p MAC FW NIC ROM MEM CPUS DISK SERIALNO REBOOT IPMI_PORT | sed 's/^declare -- //' > "$D/config"
+[[ "$DISKS" =~ ^[1-8]$ ]] || lab_die "--disks 1-8"
+declare -p MAC FW NIC ROM MEM CPUS DISK SERIALNO REBOOT IPMI_PORT DISKS | sed 's/^declare -- //' > "$D/config"
 [[ -n "${CBLAB_CONFIG_ONLY:-}" ]] && exit 0
 lab_pid_alive "$D/qemu.pid" && { rm -f "$D/starting"; lab_log "vm $name already on"; exit 0; }
 
@@ -77,6 +79,10 @@ Q=(qemu-system-x86_64 -name "$name" -machine q35 "${ACC[@]}" -m "$MEM" -smp "$CP
 if [[ "$DISK" != none ]]; then
   [[ -f "$D/disk.qcow2" ]] || qemu-img create -q -f qcow2 "$D/disk.qcow2" "$DISK"
   Q+=(-drive "if=none,id=d0,file=$D/disk.qcow2,format=qcow2" -device "virtio-blk-pci,drive=d0,serial=DSK-$SERIALNO,bootindex=$disk_bi")
+  for ((i = 2; i <= DISKS; i++)); do
+    [[ -f "$D/disk$i.qcow2" ]] || qemu-img create -q -f qcow2 "$D/disk$i.qcow2" "$DISK"
+    Q+=(-drive "if=none,id=d$i,file=$D/disk$i.qcow2,format=qcow2" -device "virtio-blk-pci,drive=d$i,serial=DSK-$SERIALNO-$i")
+  done
 fi
 if [[ "$FW" == uefi ]]; then
   [[ -f "$D/OVMF_VARS.fd" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$D/OVMF_VARS.fd"

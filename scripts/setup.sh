@@ -14,7 +14,7 @@ APT_PKGS=(
   # lab: IPv6 router advertisements on the lab bridge (iPXE waits ~13 s without them)
   radvd
   # discovery image build
-  busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted
+  busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted efibootmgr
   # network plumbing and packet filters for the tests
   iproute2 nftables procps tcpdump
   # real protocol peers for the tests

@@ -29,6 +29,7 @@ import { installDiscoveryImage } from './services/discovery-image.js';
 import { registerDiscoveryRoutes } from './api/discovery.js';
 import { agentNode } from './api/agent-auth.js';
 import { registerHardwareInstallRoute } from './api/hardware-install.js';
+import { biosPlanFor, ipmiPlanFor, raidPlanFor } from './services/hardware-plan.js';
 import { UserRepo } from './store/users.js';
 import { SessionRepo } from './store/sessions.js';
 import { TokenAdmin } from './store/tokens.js';
@@ -331,10 +332,16 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     nodeOf: agentNode,
     channel: config.services.power.bmc_channel,
     plan: (node) => {
-      if (!('bmc' in network.networks())) return {};
+      const { level, disks } = raidPlanFor(node.name, barclamps.has('raid') ? proposals.list('raid') : []);
+      const raid = level === 'none' ? { level } : { level, disks };
+      const b = barclamps.has('bios') ? biosPlanFor(node.name, proposals.list('bios')) : null;
+      const bios = b ? { settings: b.settings, ...(b.tool ? { tool: b.tool } : {}) } : undefined;
+      const i = barclamps.has('ipmi') ? ipmiPlanFor(node.name, proposals.list('ipmi')) : null;
+      const ipmi = i ? { bmc: i.bmc, ...(i.channel ? { channel: i.channel } : {}), ...(i.userId ? { userId: i.userId } : {}) } : {};
+      if (i?.bmc === false || !('bmc' in network.networks())) return { raid, bios, ...ipmi };
       const def = network.network('bmc');
       const a = network.allocate('bmc', node.id);
-      return { network: { ip: a.address, netmask: def.netmask, ...(def.router ? { gateway: def.router } : {}), vlan: def.use_vlan ? def.vlan : 'off' } };
+      return { network: { ip: a.address, netmask: def.netmask, ...(def.router ? { gateway: def.router } : {}), vlan: def.use_vlan ? def.vlan : 'off' }, raid, bios, ...ipmi };
     },
   });
   status.discovery_image = installDiscoveryImage(disc.image_dir, disc.image_cache, log.child({ component: 'discovery' }));

@@ -13,22 +13,28 @@
 #   BMC_CHANNEL    LAN channel (default 1)
 #   BMC_IP BMC_NETMASK [BMC_GATEWAY] [BMC_VLAN (1-4094 | off)]
 #   BMC_USER_ID    user slot (default 3)   BMC_USER  BMC_PASSWORD (1-16 chars, or up to 20)
-#   RAID_LEVEL     none | raid1 (default none)
-#   RAID_DISKS     two block devices, e.g. "/dev/sda /dev/sdb"
+#   RAID_LEVEL     none | raid0 | raid1 | raid5 | raid6 | raid10 (default none)
+#   RAID_DISKS     the disks: block devices for software RAID ("/dev/sda /dev/sdb"),
+#                  enclosure:slot for storcli/perccli, port:box:bay for ssacli
 #   RAID_DEVICE    md device to create (default /dev/md/crowbar)
+#   RAID_CONTROLLER auto (default: a vendor CLI that reports a controller, else mdadm) |
+#                  software | storcli | perccli | ssacli   (raid.sh)
+#   BIOS_SETTINGS  KEY=value ... (bios.sh: BootMode, UefiBootOrder, UefiBootTimeout, vendor keys)
+#   BIOS_TOOL      vendor BIOS tool, called as TOOL set KEY VALUE (optional)
 #   IPMITOOL       ipmitool command (default: "ipmitool" on /dev/ipmi0)
 #   MDADM          mdadm command (default "mdadm")
 #   WGET           wget command (default "wget", busybox's in the image)
 #   DRY_RUN=1      print the commands instead of running them
 # Output: progress lines "[hardware-install] ..." on stderr and, last, one JSON
-# line on stdout: {"bmc":"ok|skipped|failed","raid":"ok|skipped|exists|failed","error":"..."}
+# line on stdout: {"bmc":"ok|skipped|failed","raid":"ok|skipped|exists|failed",
+# "bios":"ok|partial|skipped|failed","error":"..."}
 # Exit status 0 when nothing failed. Secrets are never printed.
 
 INSTR=${1:-}
 log() { echo "[hardware-install] $*" >&2; }
 
 FETCHED=""
-if [ -z "$INSTR" ] && [ -z "${BMC_IP:-}${BMC_USER:-}${RAID_LEVEL:-}" ] && [ -n "${CROWBAR_URL:-}" ] && [ -n "${CROWBAR_TOKEN:-}" ]; then
+if [ -z "$INSTR" ] && [ -z "${BMC_IP:-}${BMC_USER:-}${RAID_LEVEL:-}${BIOS_SETTINGS:-}" ] && [ -n "${CROWBAR_URL:-}" ] && [ -n "${CROWBAR_TOKEN:-}" ]; then
   FETCHED=$(mktemp /tmp/hwinstall.XXXXXX) || FETCHED=/tmp/hwinstall.$$
   chmod 600 "$FETCHED" 2>/dev/null
   # shellcheck disable=SC2086
@@ -51,6 +57,7 @@ if [ -n "$INSTR" ]; then
       BMC_GATEWAY) BMC_GATEWAY=$v ;; BMC_VLAN) BMC_VLAN=$v ;; BMC_USER_ID) BMC_USER_ID=$v ;;
       BMC_USER) BMC_USER=$v ;; BMC_PASSWORD) BMC_PASSWORD=$v ;;
       RAID_LEVEL) RAID_LEVEL=$v ;; RAID_DISKS) RAID_DISKS=$v ;; RAID_DEVICE) RAID_DEVICE=$v ;;
+      RAID_CONTROLLER) RAID_CONTROLLER=$v ;; BIOS_SETTINGS) BIOS_SETTINGS=$v ;; BIOS_TOOL) BIOS_TOOL=$v ;;
       *) log "ignoring unknown key $k" ;;
     esac
   done < "$INSTR"
@@ -139,40 +146,24 @@ if [ -n "${BMC_IP:-}" ] || [ -n "${BMC_USER:-}" ]; then
   fi
 fi
 
-# ---- RAID (software, mdadm) -------------------------------------------------------------
+# ---- RAID: software (mdadm) or a vendor controller CLI, one interface (raid.sh) ----------
 RAID=skipped
 case "$RAID_LEVEL" in
   none|'') ;;
-  raid1)
-    RAID=failed
-    # shellcheck disable=SC2086
-    set -- $RAID_DISKS
-    if [ $# -ne 2 ]; then
-      fail "raid1 needs exactly two disks in RAID_DISKS"
-    elif [ "$1" = "$2" ]; then
-      fail "raid1 needs two different disks"
-    elif [ "${DRY_RUN:-0}" != 1 ] && { [ ! -b "$1" ] || [ ! -b "$2" ]; }; then
-      fail "RAID_DISKS: $1 or $2 is not a block device"
-    else
-      d1=${1##*/}; d2=${2##*/}
-      if [ -r /proc/mdstat ] && grep -E "^md" /proc/mdstat | grep -E "raid1" | grep -q "$d1\[" && grep -E "^md" /proc/mdstat | grep -E "raid1" | grep -q "$d2\["; then
-        log "raid: a raid1 array over $d1 and $d2 exists already"
-        RAID=exists
-      else
-        log "raid: creating raid1 $RAID_DEVICE over $1 $2"
-        ok=1
-        for d in "$1" "$2"; do
-          run "$MDADM" --zero-superblock --force "$d" 2>/dev/null
-          # Clear old partition tables and filesystem signatures (first MiB).
-          run dd if=/dev/zero of="$d" bs=1M count=1 conv=fsync 2>/dev/null || ok=0
-        done
-        [ $ok = 1 ] && { run "$MDADM" --create "$RAID_DEVICE" --run --level=1 --raid-devices=2 --metadata=1.2 --name=crowbar "$1" "$2" || ok=0; }
-        if [ $ok = 1 ]; then RAID=ok; else fail "mdadm --create failed"; fi
-      fi
-    fi ;;
-  *) RAID=failed; fail "RAID_LEVEL $RAID_LEVEL is not supported (none, raid1)" ;;
+  *)
+    # shellcheck source=raid.sh
+    . "${RAID_LIB:-$(dirname "$0")/raid.sh}"
+    raid_build "$RAID_LEVEL" "${RAID_DISKS:-}" "$RAID_DEVICE" "${RAID_CONTROLLER:-auto}" ;;
 esac
 
+# ---- BIOS/UEFI settings (bios.sh): efibootmgr where UEFI exposes it, else a vendor tool ---
+BIOS=skipped
+if [ -n "${BIOS_SETTINGS:-}" ]; then
+  # shellcheck source=bios.sh
+  . "${BIOS_LIB:-$(dirname "$0")/bios.sh}"
+  bios_apply "$BIOS_SETTINGS" "${BIOS_TOOL:-}"
+fi
+
 esc=$(printf '%s' "$ERR" | tr -d '"\\' | tr '\n' ' ')
-printf '{"bmc":"%s","raid":"%s","error":"%s"}\n' "$BMC" "$RAID" "$esc"
-[ "$BMC" != failed ] && [ "$RAID" != failed ]
+printf '{"bmc":"%s","raid":"%s","bios":"%s","error":"%s"}\n' "$BMC" "$RAID" "$BIOS" "$esc"
+[ "$BMC" != failed ] && [ "$RAID" != failed ] && [ "$BIOS" != failed ]

@@ -8,7 +8,7 @@
 import type { Request, Server } from '@hapi/hapi';
 import type { Node } from '../model/node.js';
 import type { PowerService } from '../services/power/service.js';
-import type { BmcNetwork } from '../services/power/instruction.js';
+import type { BiosSpec, BmcNetwork, RaidSpec } from '../services/power/instruction.js';
 
 /** How the route authenticates the node and where its plan comes from. */
 export interface HardwareInstallRouteOptions {
@@ -18,8 +18,8 @@ export interface HardwareInstallRouteOptions {
   nodeOf: (req: Request) => Node;
   /** LAN channel to configure. */
   channel: number;
-  /** The node's BMC address (bmc network allocation) and RAID plan; undefined parts are skipped. */
-  plan: (node: Node) => { network?: BmcNetwork; raid?: { level: 'none' | 'raid1'; disks?: string[] } };
+  /** The node's BMC address (bmc network allocation), ipmi settings, RAID and BIOS plan; undefined parts are skipped or defaulted. */
+  plan: (node: Node) => { network?: BmcNetwork; raid?: RaidSpec; bios?: BiosSpec; channel?: number; userId?: number; bmc?: boolean };
 }
 
 /** Register the instruction route. */
@@ -30,6 +30,7 @@ export function registerHardwareInstallRoute(server: Server, power: PowerService
     options: { auth: o.auth },
     handler: (req, h) => {
       const node = o.nodeOf(req);
+      // the plan's channel/user slot (ipmi proposal) win over the configured channel
       const text = power.hardwareInstallInstruction(node, { channel: o.channel, ...o.plan(node) });
       return h.response(text).type('text/plain; charset=utf-8').header('cache-control', 'no-store');
     },

@@ -57,7 +57,7 @@ describe.skipIf(!have('busybox'))('hardware-install.sh without hardware', () => 
   it('RAID1 plan (dry run) and BMC plan never print the password', () => {
     const r = runScript('RAID_LEVEL=raid1\nRAID_DISKS=/dev/vda /dev/vdb\nBMC_IP=10.1.2.3\nBMC_NETMASK=255.255.255.0\nBMC_VLAN=200\nBMC_USER=crowbar\nBMC_PASSWORD=Secr3t-Dry-Run\n', { DRY_RUN: '1' });
     expect(r.status).toBe(0);
-    expect(r.result).toEqual({ bmc: 'ok', raid: 'ok', error: '' });
+    expect(r.result).toEqual({ bmc: 'ok', raid: 'ok', bios: 'skipped', error: '' });
     expect(r.stderr).toContain('+ mdadm --create /dev/md/crowbar --run --level=1 --raid-devices=2 --metadata=1.2 --name=crowbar /dev/vda /dev/vdb');
     expect(r.stderr).toContain('+ ipmitool lan set 1 vlan id 200');
     expect(r.stderr).toContain('+ ipmitool user set password 3 *** 16');
@@ -67,7 +67,7 @@ describe.skipIf(!have('busybox'))('hardware-install.sh without hardware', () => 
   it('reads what the appliance renders', () => {
     const text = renderHardwareInstall({ channel: 2, userId: 4, user: 'crowbar', password: 'AbCdEf123456789x', network: { ip: '10.5.0.20', netmask: '255.255.0.0', gateway: '10.5.0.1', vlan: 'off' }, raid: { level: 'raid1', disks: ['/dev/sda', '/dev/sdb'] } });
     const r = runScript(text, { DRY_RUN: '1' });
-    expect(r.result).toEqual({ bmc: 'ok', raid: 'ok', error: '' });
+    expect(r.result).toEqual({ bmc: 'ok', raid: 'ok', bios: 'skipped', error: '' });
     for (const l of ['+ ipmitool lan set 2 ipaddr 10.5.0.20', '+ ipmitool lan set 2 defgw ipaddr 10.5.0.1', '+ ipmitool lan set 2 vlan id off', '+ ipmitool user set name 4 crowbar', '/dev/sda /dev/sdb'])
       expect(r.stderr).toContain(l);
     expect(() => renderHardwareInstall({ channel: 1, userId: 3, user: 'a', password: 'x\nRAID_LEVEL=raid1' })).toThrow(/printable/);
@@ -86,7 +86,7 @@ describe.skipIf(!have('busybox'))('hardware-install.sh without hardware', () => 
     try {
       const env = { CROWBAR_URL: `http://127.0.0.1:${port}/`, CROWBAR_NODE: 'd1.crowbar.test', DRY_RUN: '1', WGET: 'busybox wget', TMPDIR: tmp };
       const r = await runScriptAsync('', { ...env, CROWBAR_TOKEN: 'cbn_node_token' });
-      expect(r.result, r.stderr).toEqual({ bmc: 'ok', raid: 'ok', error: '' });
+      expect(r.result, r.stderr).toEqual({ bmc: 'ok', raid: 'ok', bios: 'skipped', error: '' });
       expect(r.stderr).toContain('+ ipmitool lan set 1 ipaddr 10.5.0.21');
       expect(r.stderr + r.stdout).not.toContain('FetchedPassw0rd1');
       expect(execFileSync('sh', ['-c', 'ls /tmp/hwinstall.* 2>/dev/null || true'], { encoding: 'utf8' }).trim()).toBe('');
@@ -150,7 +150,7 @@ describe.skipIf(!canUseNetns() || !have('ipmi_sim') || !have('ipmitool') || !hav
       { IPMITOOL: `ipmitool -I lanplus -C 3 -H ${sim.host} -U admin -E`, IPMI_PASSWORD: sim.password },
       { pair, name: pair.cli },
     );
-    expect(r.result, r.stderr).toEqual({ bmc: 'ok', raid: 'skipped', error: '' });
+    expect(r.result, r.stderr).toEqual({ bmc: 'ok', raid: 'skipped', bios: 'skipped', error: '' });
     expect(r.status).toBe(0);
     expect(r.stderr + r.stdout).not.toContain(pw);
     const [st, lan] = await w.must('client', { target: { host: sim.host, user: 'crowbar', password: pw }, steps: ['status', 'lan'] });

@@ -82,7 +82,7 @@ describe.skipIf(!ready || !image)('hardware-install.sh in a VM with an in-band B
     mkdirSync(join(ov, 'agent'), { recursive: true });
     writeFileSync(join(ov, 'init'), INIT);
     chmodSync(join(ov, 'init'), 0o755);
-    copyFileSync(join(ROOT, 'images/agent/hardware-install.sh'), join(ov, 'agent/hardware-install.sh'));
+    for (const f of ['hardware-install.sh', 'raid.sh']) copyFileSync(join(ROOT, 'images/agent', f), join(ov, 'agent', f));
     writeFileSync(
       join(ov, 'hwi.instr'),
       renderHardwareInstall({ channel: 1, userId: 5, user: 'crowbar', password, network: { ip: bmcIp, netmask: '255.255.255.0', gateway: pair.srvIp }, raid: { level: 'raid1', disks: ['/dev/vda', '/dev/vdb'] } }),
@@ -119,7 +119,7 @@ describe.skipIf(!ready || !image)('hardware-install.sh in a VM with an in-band B
     expect(log).toContain('=== HWI START ipmi0=/dev/ipmi0');
     const m = /=== HWI RESULT rc=(\d+) (\{.*\})/.exec(log);
     expect(m, log.slice(-3000)).not.toBeNull();
-    expect(JSON.parse(m![2]), log.slice(-3000)).toEqual({ bmc: 'ok', raid: 'ok', error: '' });
+    expect(JSON.parse(m![2]), log.slice(-3000)).toEqual({ bmc: 'ok', raid: 'ok', bios: 'skipped', error: '' });
     expect(m![1]).toBe('0');
     expect(log).toMatch(/md\d+ : active (\(auto-read-only\) )?raid1 vd[ab]\[\d\] vd[ab]\[\d\]/);
     expect(log).not.toContain(password);

@@ -16,6 +16,24 @@ export interface BmcNetwork {
   vlan?: number | 'off';
 }
 
+/** RAID levels the agent builds (images/agent/raid.sh). */
+export type RaidLevel = 'none' | 'raid0' | 'raid1' | 'raid5' | 'raid6' | 'raid10';
+
+/** Fewest disks per RAID level (raid1: exactly two). */
+export const RAID_MIN_DISKS: Readonly<Record<Exclude<RaidLevel, 'none'>, number>> = { raid0: 2, raid1: 2, raid5: 3, raid6: 4, raid10: 4 };
+
+/** RAID to build: disks are block devices (software RAID) or a controller's drive ids (E:S, port:box:bay). */
+export interface RaidSpec {
+  level: RaidLevel;
+  disks?: string[];
+}
+
+/** BIOS/UEFI settings to apply (images/agent/bios.sh): KEY=value strings, optional vendor tool. */
+export interface BiosSpec {
+  settings: string[];
+  tool?: string;
+}
+
 /** What hardware-install should do. */
 export interface HardwareInstallPlan {
   channel: number;
@@ -23,7 +41,10 @@ export interface HardwareInstallPlan {
   user: string;
   password: string;
   network?: BmcNetwork;
-  raid?: { level: 'none' | 'raid1'; disks?: string[] };
+  raid?: RaidSpec;
+  bios?: BiosSpec;
+  /** false: leave the BMC alone (ipmi proposal with enable: false); no BMC_* keys are written. */
+  bmc?: boolean;
 }
 
 function clean(key: string, v: string): string {
@@ -33,8 +54,9 @@ function clean(key: string, v: string): string {
 
 /** Render a plan as the instruction text the agent script reads. */
 export function renderHardwareInstall(p: HardwareInstallPlan): string {
-  const lines: string[] = [`BMC_CHANNEL=${p.channel}`, `BMC_USER_ID=${p.userId}`, `BMC_USER=${clean('user', p.user)}`, `BMC_PASSWORD=${clean('password', p.password)}`];
-  if (p.network) {
+  const lines: string[] = [];
+  if (p.bmc !== false) lines.push(`BMC_CHANNEL=${p.channel}`, `BMC_USER_ID=${p.userId}`, `BMC_USER=${clean('user', p.user)}`, `BMC_PASSWORD=${clean('password', p.password)}`);
+  if (p.network && p.bmc !== false) {
     const n = p.network;
     for (const [k, v] of [['ip', n.ip], ['netmask', n.netmask], ['gateway', n.gateway]] as const)
       if (v !== undefined && !isIPv4(v)) throw new CrowbarError('bad_request', `hardware-install bmc ${k}: ${v} is not IPv4`);
@@ -47,10 +69,19 @@ export function renderHardwareInstall(p: HardwareInstallPlan): string {
   }
   const raid = p.raid ?? { level: 'none' };
   lines.push(`RAID_LEVEL=${raid.level}`);
-  if (raid.level === 'raid1') {
+  if (raid.level !== 'none') {
     const disks = raid.disks ?? [];
-    if (disks.length !== 2 || disks.some((d) => !/^\/dev\/[A-Za-z0-9/_-]+$/.test(d))) throw new CrowbarError('bad_request', 'raid1 needs two /dev/ paths');
+    const min = RAID_MIN_DISKS[raid.level];
+    if (min === undefined) throw new CrowbarError('bad_request', `raid level ${String(raid.level)} is not supported`);
+    if (disks.length < min || (raid.level === 'raid1' && disks.length !== 2)) throw new CrowbarError('bad_request', `${raid.level} needs ${raid.level === 'raid1' ? 'two' : `at least ${min}`} disks`);
+    if (disks.some((d) => !/^(\/dev\/[A-Za-z0-9/_-]+|[0-9A-Za-z]+(:[0-9]+){1,2})$/.test(d))) throw new CrowbarError('bad_request', 'raid disks must be /dev/ paths or controller drive ids (252:0, 1I:1:1)');
     lines.push(`RAID_DISKS=${disks.join(' ')}`);
+  }
+  if (p.bios && p.bios.settings.length) {
+    for (const kv of p.bios.settings)
+      if (!/^[A-Za-z0-9_.]+=[A-Za-z0-9_.,:+-]+$/.test(kv)) throw new CrowbarError('bad_request', `bios setting ${JSON.stringify(kv)}: must be KEY=value (letters, digits, _.,:+-)`);
+    lines.push(`BIOS_SETTINGS=${p.bios.settings.join(' ')}`);
+    if (p.bios.tool) lines.push(`BIOS_TOOL=${clean('bios tool', p.bios.tool)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -20,7 +20,7 @@ import { parseBmcAddress } from './address.js';
 import { generateBmcPassword, type BmcSecretBox } from './credentials.js';
 import { BmcLanes } from './lanes.js';
 import type { DriverRegistry } from './registry.js';
-import { renderHardwareInstall, type BmcNetwork } from './instruction.js';
+import { renderHardwareInstall, type BiosSpec, type BmcNetwork, type RaidSpec } from './instruction.js';
 import type { BmcTarget, BootRequest, ControlAction, PowerApiAction, PowerConnection, PowerDriver, PowerState } from './types.js';
 
 /** Tunables of the power service (config.services.power). */
@@ -155,10 +155,11 @@ export class PowerService {
    * the appliance's BMC user, and the RAID plan. Also records the address
    * the BMC will have, so power control works once hardware-install is done.
    */
-  hardwareInstallInstruction(node: Node, o: { channel: number; userId?: number; network?: BmcNetwork; raid?: { level: 'none' | 'raid1'; disks?: string[] } }): string {
+  hardwareInstallInstruction(node: Node, o: { channel: number; userId?: number; network?: BmcNetwork; raid?: RaidSpec; bios?: BiosSpec; bmc?: boolean }): string {
+    if (o.bmc === false) return renderHardwareInstall({ channel: o.channel, userId: 0, user: '', password: '', raid: o.raid, bios: o.bios, bmc: false });
     const cred = this.ensureCredentials(node);
     if (o.network) this.d.nodes.setBmc(node.id, o.network.ip, cred.user, null, node.power_driver === 'manual' ? this.d.opts.defaultDriver : node.power_driver, this.d.clock.now());
-    return renderHardwareInstall({ channel: o.channel, userId: o.userId ?? 3, user: cred.user, password: cred.password, network: o.network, raid: o.raid });
+    return renderHardwareInstall({ channel: o.channel, userId: o.userId ?? 3, user: cred.user, password: cred.password, network: o.network, raid: o.raid, bios: o.bios });
   }
 
   private target(node: Node, driver: PowerDriver): BmcTarget {
