@@ -54,6 +54,12 @@ import { OsSelection } from './services/os-selection.js';
 import { OsFileSource } from './services/os-files.js';
 import { OsImporter } from './services/os-import.js';
 import { registerOsRoutes } from './api/os.js';
+import { InstallTemplateStore } from './boot/install-templates.js';
+import { InstallerService } from './services/installer.js';
+import { installSettingsSource } from './services/install-settings.js';
+import { osInstallDispatcher } from './services/os-install-source.js';
+import { registerInstallRoutes } from './api/install.js';
+import { InstallTokenRepo } from './store/install-tokens.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
 import { registerNetworkRoutes } from './api/networks.js';
@@ -102,6 +108,8 @@ export interface Appliance {
   osSelection: OsSelection;
   /** Imports OS media into <data_dir>/os. */
   osImporter: OsImporter;
+  /** The installer path: install tokens, configs, post-install, join credential (docs/os-install.md). */
+  installer: InstallerService;
   /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
   bootFiles: BootFileSource;
   /** The TFTP server when enabled. */
@@ -156,7 +164,12 @@ function createPower(config: Readonly<Config>, secretBox: SecretBox, db: Db, nod
 
 /** The barclamps shipped with Crowbar: `barclamps/` at the repository (or package) root. */
 function shippedBarclampsDir(): string | null {
-  for (const d of [resolve(import.meta.dirname, '..', 'barclamps'), resolve(import.meta.dirname, '..', '..', 'barclamps')]) if (existsSync(d)) return d;
+  return shippedDir('barclamps');
+}
+
+/** A directory shipped with Crowbar at the repository (or package) root, e.g. `images/join`. */
+function shippedDir(rel: string): string | null {
+  for (const d of [resolve(import.meta.dirname, '..', rel), resolve(import.meta.dirname, '..', '..', rel)]) if (existsSync(d)) return d;
   return null;
 }
 
@@ -302,13 +315,14 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
 
   // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
   const disc = config.discovery;
+  const agentTokens = new AgentTokenRepo(db);
   const discovery = new DiscoveryService(
     {
       db,
       repo: nodeRepo,
       nodes,
       allocateAdmin: (nodeId) => network.allocate('admin', nodeId),
-      tokens: new AgentTokenRepo(db),
+      tokens: agentTokens,
       logs: new NodeLogRepo(db, disc.log_cap_bytes),
       executor,
       bus,
@@ -324,6 +338,30 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     publicUrl: config.services.http.public_url,
     kernelArgs: disc.kernel_args,
   });
+  // The installer path: install tokens, configs, post-install, join credential (docs/os-install.md).
+  const barclampsDir = shippedBarclampsDir();
+  const installer = new InstallerService(
+    {
+      nodeRepo,
+      nodes,
+      osSelection,
+      templates: new InstallTemplateStore(join(barclampsDir ?? resolve('barclamps'), 'provisioner', 'templates')),
+      tokens: new InstallTokenRepo(db),
+      settings: installSettingsSource({
+        network,
+        proposals: proposalRepo,
+        applianceAddress: config.admin_network.address.split('/')[0],
+        provisionerTemplate: () => (barclamps.has('provisioner') ? ((barclamps.get('provisioner').template.attributes.provisioner as Record<string, unknown> | undefined) ?? null) : null),
+      }),
+      issueCredential: (nodeId, now) => agentTokens.issue(nodeId, now),
+      clock,
+      log: log.child({ component: 'installer' }),
+    },
+    { publicUrl: config.services.http.public_url, domain: config.admin_network.domain, joinDir: shippedDir('images/join') ?? resolve('images', 'join') },
+  );
+  registerInstallRoutes(http, installer);
+  // Boot scripts dispatch on the node's OS medium: installer media here; image media plug in beside it.
+  bootScripts.setOsInstallSource(osInstallDispatcher(osSelection, { installer: (node) => installer.bootFor(node) }, log.child({ component: 'os-install' })));
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
   // The hardware-install instruction (BMC address/user, RAID) for the calling node's agent.
   registerHardwareInstallRoute(http, power, {
@@ -394,7 +432,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection, osImporter };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection, osImporter, installer };
 }
 
 /**
