@@ -59,6 +59,7 @@ import { InstallerService } from './services/installer.js';
 import { installSettingsSource } from './services/install-settings.js';
 import { osInstallDispatcher } from './services/os-install-source.js';
 import { registerInstallRoutes } from './api/install.js';
+import { MediaImport } from './services/iso-import.js';
 import { InstallTokenRepo } from './store/install-tokens.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
@@ -386,7 +387,8 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
   registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
   const osImporter = new OsImporter(osMedia, join(config.data_dir, 'os'), clock, log.child({ component: 'os' }));
-  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url }, log.child({ component: 'os' }));
+  const mediaImport = new MediaImport(osImporter, deps.run ?? execFileRunner, { stagingDir: join(config.data_dir, 'os', '.staging'), netbootRoot: '/usr/lib/debian-installer/images', timeoutMs: 30 * 60_000 }, log.child({ component: 'os' }), () => clock.now());
+  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url, importPath: (p) => mediaImport.importPath(p) }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {
     const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);

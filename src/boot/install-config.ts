@@ -61,6 +61,8 @@ export interface InstallFacts {
   disks: DiskPlan;
   timezone: string;
   sshKeys: string[];
+  /** The provisioner's package mirror (used instead of the medium's tree), or null. */
+  mirror: string | null;
   /** Base of the node's install URLs: `<appliance>/install/<token>` (no trailing slash). */
   installBase: string;
 }
@@ -88,6 +90,26 @@ export function rpmArch(arch: string): string {
   return ({ amd64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[arch] ?? arch;
 }
 
+/**
+ * The package repository the installer uses: the provisioner's mirror when
+ * set, else the medium's tree on the appliance; a medium without packages
+ * (a d-i netboot tree) needs the mirror.
+ */
+export function repoUrl(f: Pick<InstallFacts, 'media' | 'mirror' | 'applianceUrl'>): URL {
+  if (f.mirror) {
+    let u: URL;
+    try {
+      u = new URL(f.mirror.endsWith('/') ? f.mirror : f.mirror + '/');
+    } catch {
+      throw new CrowbarError('bad_request', `provisioner mirror ${JSON.stringify(f.mirror)} is not a URL`);
+    }
+    if (u.protocol !== 'http:' || !/^[A-Za-z0-9._~:/%-]+$/.test(u.host + u.pathname)) throw new CrowbarError('bad_request', `provisioner mirror ${JSON.stringify(f.mirror)} must be a plain http:// URL`);
+    return u;
+  }
+  if (f.media.meta.repository === false) throw new CrowbarError('os.missing', `${f.media.name} carries no packages (an installer netboot tree): set the provisioner's mirror`);
+  return new URL(`${f.applianceUrl}/os/${f.media.name}/`);
+}
+
 /** The device prefix of a disk's partitions (`/dev/nvme0n1p`, `/dev/sda`). */
 export function partPrefix(disk: string): string {
   return /\d$/.test(disk) ? `/dev/${disk}p` : `/dev/${disk}`;
@@ -96,7 +118,7 @@ export function partPrefix(disk: string): string {
 /** The template context of a node's install. */
 export function installContext(f: InstallFacts): Record<string, TemplateValue> {
   const short = f.node.name.endsWith('.' + f.domain) ? f.node.name.slice(0, -(f.domain.length + 1)) : f.node.name.split('.')[0];
-  const repo = new URL(`${f.applianceUrl}/os/${f.media.name}/`);
+  const repo = repoUrl(f);
   const mac = f.node.macs[0] ?? '';
   return {
     node: f.node.name,

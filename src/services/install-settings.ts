@@ -54,6 +54,7 @@ export function installSettingsSource(d: InstallSettingsDeps): InstallSettingsSo
       raid,
       timezone: tz,
       sshKeys: keys,
+      mirror: typeof prov.mirror === 'string' && prov.mirror.trim() !== '' ? prov.mirror.trim() : null,
     };
   };
 }

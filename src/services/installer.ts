@@ -40,6 +40,8 @@ export interface InstallSettings {
   raid: RaidSettings | null;
   timezone: string;
   sshKeys: string[];
+  /** The provisioner's package mirror, or null (the medium's tree on the appliance). */
+  mirror: string | null;
 }
 
 /** Looks up a node's install settings (wired in main.ts from the network service and proposals). */
@@ -147,6 +149,7 @@ export class InstallerService {
       disks: diskPlan(node.inventory.disks, s.raid),
       timezone: s.timezone,
       sshKeys: s.sshKeys,
+      mirror: s.mirror,
       installBase: `${this.base}/install/${token}`,
     };
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkAutoinstall } from '../../src/boot/autoinstall-check.js';
-import { diskPlan, renderInstallConfig, type InstallFacts } from '../../src/boot/install-config.js';
+import { diskPlan, renderInstallConfig, repoUrl, type InstallFacts } from '../../src/boot/install-config.js';
 import { InstallTemplateStore, lookupTemplate, purposeFor, type InstallPurpose } from '../../src/boot/install-templates.js';
 import { checkKickstart } from '../../src/boot/kickstart-check.js';
 import { checkPreseed } from '../../src/boot/preseed-check.js';
@@ -49,6 +49,7 @@ function facts(m: OsMedia, raid: boolean, keys: string[] = ['ssh-ed25519 AAAAC3N
     disks: diskPlan(node(['vda', 'vdb', 'vdc']).inventory.disks, raid ? { level: '1', disks: ['/dev/sda', '/dev/sdb'] } : null),
     timezone: raid ? 'Europe/Berlin' : 'UTC',
     sshKeys: keys,
+    mirror: null,
     installBase: 'http://192.168.124.10/install/cbi_TESTTOKEN0123456789abcdefABCDEF',
   };
 }
@@ -101,6 +102,17 @@ describe('install templates: lookup', () => {
     expect(diskPlan([{ name: 'nvme0n1' }, { name: 'nvme1n1' }], { level: '5', disks: [] })).toEqual({ layout: 'single', disks: ['nvme0n1'] });
     expect(diskPlan(undefined, { level: '1', disks: ['/dev/sdc', '/dev/sdd'] })).toEqual({ layout: 'raid1', disks: ['sdc', 'sdd'] });
     expect(diskPlan([], null)).toEqual({ layout: 'single', disks: ['sda'] });
+  });
+});
+
+describe('package repository', () => {
+  it('uses the medium tree, or the provisioner mirror, and refuses a netboot-only medium without a mirror', () => {
+    const m = media('debian', '12', 'debian-12-amd64');
+    expect(repoUrl({ media: m, mirror: null, applianceUrl: 'http://10.0.0.1' }).href).toBe('http://10.0.0.1/os/debian-12-amd64/');
+    expect(repoUrl({ media: m, mirror: 'http://mirror.lab/debian', applianceUrl: 'http://10.0.0.1' }).href).toBe('http://mirror.lab/debian/');
+    const nb = { ...m, meta: { repository: false } };
+    expect(() => repoUrl({ media: nb, mirror: null, applianceUrl: 'http://10.0.0.1' })).toThrow("debian-12-amd64 carries no packages (an installer netboot tree): set the provisioner's mirror");
+    expect(() => repoUrl({ media: nb, mirror: 'ftp://x/y', applianceUrl: 'http://10.0.0.1' })).toThrow(/plain http/);
   });
 });
 
