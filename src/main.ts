@@ -60,6 +60,8 @@ import { installSettingsSource } from './services/install-settings.js';
 import { osInstallDispatcher } from './services/os-install-source.js';
 import { registerInstallRoutes } from './api/install.js';
 import { MediaImport } from './services/iso-import.js';
+import { ChefRoleService } from './services/chef-roles.js';
+import { registerChefRoutes } from './api/chef.js';
 import { InstallTokenRepo } from './store/install-tokens.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
@@ -364,6 +366,8 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   // Boot scripts dispatch on the node's OS medium: installer media here; image media plug in beside it.
   bootScripts.setOsInstallSource(osInstallDispatcher(osSelection, { installer: (node) => installer.bootFor(node) }, log.child({ component: 'os-install' })));
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
+  // Chef role files for a node's own agent (images/join/chef-role.sh).
+  registerChefRoutes(http, new ChefRoleService(proposals, barclamps));
   // The hardware-install instruction (BMC address/user, RAID) for the calling node's agent.
   registerHardwareInstallRoute(http, power, {
     auth: 'agent',
