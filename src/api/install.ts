@@ -4,7 +4,7 @@
  *
  *   GET  /install/{token}/config            kickstart / preseed / autoinstall user-data (moves the node to installing)
  *   GET  /install/{token}/user-data         the same for subiquity's NoCloud datasource (ds=nocloud-net;s=.../)
- *   GET  /install/{token}/meta-data         NoCloud meta-data; vendor-data is empty
+ *   GET  /install/{token}/meta-data         NoCloud meta-data; vendor-data is an empty #cloud-config
  *   GET  /install/{token}/post-install.sh   the post-install step
  *   GET  /install/{token}/join-token        the node's long-lived credential (once per token, from the node's address)
  *   GET  /install/{token}/join.tar.gz       the join agent bundle (images/join/)
@@ -26,7 +26,7 @@ export function registerInstallRoutes(server: Server, installer: InstallerServic
     { method: 'GET', path: '/install/{token}/meta-data', options: opts, handler: (req, h) => send(h, installer.metaData(tok(req))) },
     { method: 'GET', path: '/install/{token}/vendor-data', options: opts, handler: (req, h) => {
         installer.metaData(tok(req));
-        return send(h, { body: '', type: 'text/plain; charset=utf-8' });
+        return send(h, { body: '#cloud-config\n', type: 'text/cloud-config; charset=utf-8' });
       },
     },
     { method: 'GET', path: '/install/{token}/post-install.sh', options: opts, handler: (req, h) => send(h, installer.postInstall(tok(req))) },

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkPreseed } from '../../src/boot/preseed-check.js';
+import { checkKickstart } from '../../src/boot/kickstart-check.js';
+import { checkAutoinstall } from '../../src/boot/autoinstall-check.js';
 import { installerBoot } from '../../src/boot/installer-args.js';
 import { buildConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/lib/clock.js';
@@ -121,6 +123,45 @@ describe('installer path', () => {
     const logged = JSON.stringify(log.records);
     expect(logged).not.toContain(token);
     expect(logged).not.toContain(nodeToken);
+  });
+
+  it('serves a checked kickstart to a Rocky node and NoCloud user-data/meta-data to an Ubuntu node', async () => {
+    const mk = (name: string, files: Record<string, string>, manifest: Record<string, unknown>) => {
+      const d = join(dir, name);
+      mkdirSync(d, { recursive: true });
+      for (const [f, b] of Object.entries(files)) {
+        mkdirSync(join(d, f, '..'), { recursive: true });
+        writeFileSync(join(d, f), b);
+      }
+      writeFileSync(join(d, 'crowbar-os.json'), JSON.stringify({ name, arch: 'amd64', method: 'installer', ...manifest }));
+      return app.osImporter.importDirectory(d);
+    };
+    await mk('rocky-9.4-amd64', { 'images/pxeboot/vmlinuz': 'k', 'images/pxeboot/initrd.img': 'i' }, { family: 'rhel', version: '9.4', kernel: 'images/pxeboot/vmlinuz', initrd: 'images/pxeboot/initrd.img' });
+    await mk('ubuntu-24.04-amd64', { 'casper/vmlinuz': 'k', 'casper/initrd': 'i', 'ubuntu-24.04-amd64.iso': 'iso' }, { family: 'ubuntu', version: '24.04', kernel: 'casper/vmlinuz', initrd: 'casper/initrd', iso: 'ubuntu-24.04-amd64.iso' });
+    const node = await hardwareInstalled();
+    app.osMedia.setChoice(node.id, 'rocky-9.4-amd64', clock.now());
+    let s = await script();
+    expect(s).toContain('inst.ks=http://10.9.8.1:8080/install/cbi_');
+    let token = /\/install\/(cbi_[A-Za-z0-9_-]+)\//.exec(s)![1];
+    const ks = await get(`/install/${token}/config`);
+    expect(ks.statusCode, ks.payload).toBe(200);
+    expect(checkKickstart(ks.payload)).toEqual([]);
+    expect(ks.payload).toContain('network --bootproto=static --device=52:54:00:12:34:56 --ip=10.9.8.10 --netmask=255.255.255.0');
+    expect(ks.payload).toContain('url --url=http://10.9.8.1:8080/os/rocky-9.4-amd64/BaseOS');
+
+    await app.nodes.transition(node.name, 'reinstall', 'test');
+    app.osMedia.setChoice(node.id, 'ubuntu-24.04-amd64', clock.now());
+    s = await script();
+    expect(s).toContain('url=http://10.9.8.1:8080/os/ubuntu-24.04-amd64/ubuntu-24.04-amd64.iso autoinstall ds=nocloud-net;s=http://10.9.8.1:8080/install/cbi_');
+    token = /s=http:\/\/10\.9\.8\.1:8080\/install\/(cbi_[A-Za-z0-9_-]+)\//.exec(s)![1];
+    const ud = await get(`/install/${token}/user-data`);
+    expect(ud.statusCode, ud.payload).toBe(200);
+    expect(ud.headers['content-type']).toMatch(/^text\/cloud-config/);
+    expect(checkAutoinstall(ud.payload)).toEqual([]);
+    expect(app.nodeRepo.get(node.id)!.state).toBe('installing');
+    const md = await get(`/install/${token}/meta-data`);
+    expect(md.payload).toMatch(/^instance-id: crowbar-\d+-[0-9a-f]{12}\nlocal-hostname: d52-54-00-12-34-56\n$/);
+    expect((await get(`/install/${token}/vendor-data`)).statusCode).toBe(200);
   });
 
   it('install tokens expire after their lifetime', async () => {
