@@ -62,6 +62,7 @@ import { registerInstallRoutes } from './api/install.js';
 import { MediaImport } from './services/iso-import.js';
 import { ChefRoleService } from './services/chef-roles.js';
 import { registerChefRoutes } from './api/chef.js';
+import { registerNodeOsRoutes } from './api/node-os.js';
 import { InstallTokenRepo } from './store/install-tokens.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
@@ -363,6 +364,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     { publicUrl: config.services.http.public_url, domain: config.admin_network.domain, joinDir: shippedDir('images/join') ?? resolve('images', 'join') },
   );
   registerInstallRoutes(http, installer);
+  registerNodeOsRoutes(http, { nodes, repo: osMedia, selection: osSelection, clock });
   // Boot scripts dispatch on the node's OS medium: installer media here; image media plug in beside it.
   bootScripts.setOsInstallSource(osInstallDispatcher(osSelection, { installer: (node) => installer.bootFor(node) }, log.child({ component: 'os-install' })));
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });

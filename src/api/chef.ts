@@ -14,7 +14,7 @@ export function registerChefRoutes(server: Server, chef: ChefRoleService): void 
   server.route({
     method: 'GET',
     path: '/api/v1/nodes/{name}/chef/{barclamp}/{proposal}/{role}/{file}',
-    options: { auth: 'agent' },
+    options: { auth: 'agent', description: "Chef role file for the node's own agent: node.json, environment.json, solo.rb, cookbooks.tar.gz" },
     handler: (req, h) => {
       const node = agentNode(req);
       const p = req.params as Record<string, string>;

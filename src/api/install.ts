@@ -19,7 +19,7 @@ import type { InstallerService, Served } from '../services/installer.js';
 export function registerInstallRoutes(server: Server, installer: InstallerService): void {
   const send = (h: ResponseToolkit, s: Served) => h.response(s.body).type(s.type).header('cache-control', 'no-store');
   const tok = (req: Request): string => String(req.params.token);
-  const opts = { auth: false as const };
+  const opts = { auth: false as const, description: 'Installer URL (the short-lived install token in the path is the credential; docs/os-install.md)' };
   server.route([
     { method: 'GET', path: '/install/{token}/config', options: opts, handler: async (req, h) => send(h, await installer.config(tok(req))) },
     { method: 'GET', path: '/install/{token}/user-data', options: opts, handler: async (req, h) => send(h, await installer.config(tok(req))) },
@@ -32,6 +32,6 @@ export function registerInstallRoutes(server: Server, installer: InstallerServic
     { method: 'GET', path: '/install/{token}/post-install.sh', options: opts, handler: (req, h) => send(h, installer.postInstall(tok(req))) },
     { method: 'GET', path: '/install/{token}/join-token', options: opts, handler: (req, h) => send(h, installer.joinToken(tok(req), req.info.remoteAddress)) },
     { method: 'GET', path: '/install/{token}/join.tar.gz', options: opts, handler: (req, h) => send(h, installer.joinBundle(tok(req))) },
-    { method: 'POST', path: '/install/{token}/installed', options: { ...opts, payload: { maxBytes: 4096, parse: false } }, handler: async (req) => installer.installed(tok(req)) },
+    { method: 'POST', path: '/install/{token}/installed', options: { ...opts, description: 'Post-install report: the node moves to installed', payload: { maxBytes: 4096, parse: false } }, handler: async (req) => installer.installed(tok(req)) },
   ]);
 }

@@ -3,6 +3,7 @@
  *   crowbar os list
  *   crowbar os import PATH     an ISO or a directory on the appliance (absolute path; admin)
  *   crowbar os remove NAME     (admin)
+ *   crowbar os choose NODE OS|default   (operator)
  */
 import { resolve } from 'node:path';
 import { apiCall, parseGlobalArgs, resolveClient } from './client.js';
@@ -12,6 +13,7 @@ import { formatTable } from './table.js';
 export const OS_USAGE = `  os list                 registered OS media (installer trees, root images)
   os import ISO|DIR       import an installer ISO or tree on the appliance (admin)
   os remove NAME          unregister a medium and delete its tree (admin)
+  os choose NODE OS|default   the OS a node installs next (name or prefix; default = provisioner's)
 `;
 
 /** Run an os verb; returns the exit status. */
@@ -32,6 +34,11 @@ export async function osVerb(argv: string[], out: (s: string) => void): Promise<
   if (verb === 'remove' && arg !== undefined && extra.length === 0) {
     await apiCall(target, 'DELETE', `/api/v1/os/${encodeURIComponent(arg)}`);
     out(`removed ${arg}\n`);
+    return 0;
+  }
+  if (verb === 'choose' && arg !== undefined && extra.length === 1) {
+    const r = (await apiCall(target, 'PUT', `/api/v1/nodes/${encodeURIComponent(arg)}/os`, { os: extra[0] === 'default' ? null : extra[0] })) as { node: string; os: string | null; medium: string | null; problem: string | null };
+    out(`${r.node}: ${r.os ?? '(no OS)'} -> ${r.medium ?? r.problem ?? '?'}\n`);
     return 0;
   }
   out(`usage:\n${OS_USAGE}`);

@@ -164,6 +164,23 @@ describe('installer path', () => {
     expect((await get(`/install/${token}/vendor-data`)).statusCode).toBe(200);
   });
 
+  it('an operator chooses a node\'s OS by name or prefix; unknown names are refused', async () => {
+    const node = await hardwareInstalled();
+    const admin = app.initialAdminToken!;
+    const put = (os: unknown) => app.http.inject({ method: 'PUT', url: `/api/v1/nodes/${node.name}/os`, payload: { os }, headers: { authorization: `Bearer ${admin}` } });
+    const bad = await put('rocky-9');
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.payload).message).toMatch(/no imported OS is named rocky-9/);
+    expect((await put('debian-12; reboot')).statusCode).toBe(400);
+    const ok = await put('debian-12');
+    expect(ok.statusCode, ok.payload).toBe(200);
+    expect(JSON.parse(ok.payload)).toMatchObject({ chosen: 'debian-12', medium: 'debian-12-amd64', method: 'installer' });
+    const cleared = JSON.parse((await put(null)).payload);
+    expect(cleared).toMatchObject({ chosen: null, medium: null });
+    expect(cleared.problem).toMatch(/no OS chosen/);
+    expect((await app.http.inject({ method: 'GET', url: `/api/v1/nodes/${node.name}/os` })).statusCode).toBe(401);
+  });
+
   it('install tokens expire after their lifetime', async () => {
     await hardwareInstalled();
     const token = /\/install\/(cbi_[A-Za-z0-9_-]+)\/config/.exec(await script())![1];
