@@ -5,7 +5,7 @@
  * a command line.
  *
  *   Anaconda (RHEL family)   inst.ks=<config> inst.stage2=<tree> ip=dhcp
- *   debian-installer         auto=true priority=critical url=<config> hostname= domain= interface=auto
+ *   debian-installer         auto=true priority=critical url=<config> hostname= domain= interface=auto netcfg/no_default_route=true netcfg/get_nameservers=<appliance>
  *   subiquity (Ubuntu 20.04+) ip=dhcp url=<tree>/<iso> autoinstall ds=nocloud-net;s=<install base>/ cloud-config-url=/dev/null
  */
 import { CrowbarError } from '../lib/errors.js';
@@ -21,6 +21,8 @@ export interface InstallerBootInput {
   installBase: string;
   hostname: string;
   domain: string;
+  /** Name servers for d-i's netcfg (the appliance). */
+  nameservers: string[];
 }
 
 /** Kernel, initrd and arguments of an installer boot. */
@@ -39,7 +41,12 @@ export function installerBoot(i: InstallerBootInput): InstallerBoot {
   const purpose = purposeFor(m.family, m.version);
   let args: string;
   if (purpose === 'kickstart') args = `inst.ks=${i.installBase}/config inst.stage2=${i.treeUrl} ip=dhcp`;
-  else if (purpose === 'preseed') args = `auto=true priority=critical url=${i.installBase}/config hostname=${i.hostname} domain=${i.domain} interface=auto`;
+  // netcfg runs before the preseed is fetched: on a router-less admin network the real d-i stops at
+  // "Continue without a default route?" and then asks for name servers (seen in the lab), so both are answered here.
+  else if (purpose === 'preseed') {
+    const ns = i.nameservers.filter((a) => /^[0-9.]+$/.test(a)).join(',');
+    args = `auto=true priority=critical url=${i.installBase}/config hostname=${i.hostname} domain=${i.domain} interface=auto netcfg/no_default_route=true${ns ? ` netcfg/get_nameservers=${ns}` : ''}`;
+  }
   else {
     const iso = m.meta.iso;
     if (typeof iso !== 'string' || !/^[A-Za-z0-9._/-]+\.iso$/.test(iso) || iso.includes('..')) throw new CrowbarError('os.missing', `OS ${m.name} has no installer ISO (meta.iso) for subiquity's url=`);

@@ -115,7 +115,7 @@ export class InstallerService {
   bootFor(node: Node): OsInstall {
     const media = this.d.osSelection.mediaFor(node);
     const token = this.d.tokens.issue(node.id, this.d.clock.now(), this.ttl);
-    const boot = installerBoot({ media, treeUrl: `${this.base}/os/${media.name}/`, installBase: `${this.base}/install/${token}`, hostname: this.shortName(node), domain: this.o.domain });
+    const boot = installerBoot({ media, treeUrl: `${this.base}/os/${media.name}/`, installBase: `${this.base}/install/${token}`, hostname: this.shortName(node), domain: this.o.domain, nameservers: this.d.settings(node).dnsServers });
     this.d.log.info('installer boot', { node: node.name, os: media.name });
     return { name: media.name, ...boot };
   }

@@ -72,7 +72,7 @@ describe('installer path', () => {
     const node = await hardwareInstalled();
     const s = await script();
     expect(s).toContain('kernel http://10.9.8.1:8080/os/debian-12-amd64/linux initrd=initrd.img auto=true priority=critical url=http://10.9.8.1:8080/install/cbi_');
-    expect(s).toContain('hostname=d52-54-00-12-34-56 domain=lab.test interface=auto');
+    expect(s).toContain('hostname=d52-54-00-12-34-56 domain=lab.test interface=auto netcfg/no_default_route=true netcfg/get_nameservers=10.9.8.1');
     expect(s).toContain('initrd --name initrd.img http://10.9.8.1:8080/os/debian-12-amd64/initrd.gz');
     const token = /\/install\/(cbi_[A-Za-z0-9_-]+)\/config/.exec(s)![1];
     const base = `/install/${token}`;
@@ -217,10 +217,10 @@ describe('installer path', () => {
 
 describe('installer kernel command lines', () => {
   const m = (family: OsMedia['family'], version: string, meta: Record<string, unknown> = {}): OsMedia => ({ name: `${family}-${version}-amd64`, family, version, arch: 'amd64', method: 'installer', dir: '/x', kernel: 'images/pxeboot/vmlinuz', initrd: 'images/pxeboot/initrd.img', image: null, meta, imported_at: 1 });
-  const inp = { treeUrl: 'http://a/os/x/', installBase: 'http://a/install/cbi_T', hostname: 'n1', domain: 'lab.test' };
+  const inp = { treeUrl: 'http://a/os/x/', installBase: 'http://a/install/cbi_T', hostname: 'n1', domain: 'lab.test', nameservers: ['10.0.0.1'] };
   it('Anaconda, d-i and subiquity each get their config URL; nothing else secret', () => {
     expect(installerBoot({ ...inp, media: m('rhel', '9.4') }).kernel_args).toBe('inst.ks=http://a/install/cbi_T/config inst.stage2=http://a/os/x/ ip=dhcp');
-    expect(installerBoot({ ...inp, media: m('debian', '12') }).kernel_args).toBe('auto=true priority=critical url=http://a/install/cbi_T/config hostname=n1 domain=lab.test interface=auto');
+    expect(installerBoot({ ...inp, media: m('debian', '12') }).kernel_args).toBe('auto=true priority=critical url=http://a/install/cbi_T/config hostname=n1 domain=lab.test interface=auto netcfg/no_default_route=true netcfg/get_nameservers=10.0.0.1');
     expect(installerBoot({ ...inp, media: m('ubuntu', '24.04', { iso: 'ubuntu-24.04-live-server-amd64.iso' }) }).kernel_args).toBe(
       'ip=dhcp url=http://a/os/x/ubuntu-24.04-live-server-amd64.iso autoinstall ds=nocloud-net;s=http://a/install/cbi_T/ cloud-config-url=/dev/null',
     );
