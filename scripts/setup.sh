@@ -21,6 +21,9 @@ APT_PKGS=(
   isc-dhcp-client udhcpc tftp-hpa atftp curl bind9-dnsutils ntpsec-ntpdig chrony
   # reference servers for the benchmark
   kea-dhcp4-server kea-admin dnsmasq-base tftpd-hpa dnsperf nginx-light knot
+  # OS install: ISO import (xorriso), install-config checkers (debconf is in every Debian;
+  # cloud-init for `cloud-init schema`), a real Debian 12 installer kernel+initrd for the import test
+  xorriso cloud-init debian-installer-12-netboot-amd64
   # systemd-analyze for the unit-file test
   systemd
   # browser for the console tests

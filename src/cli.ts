@@ -10,6 +10,7 @@ import { barclampCommand } from './cli/barclamp.js';
 import { ApiError, parseGlobalArgs, resolveClient } from './cli/client.js';
 import { proposalCommand } from './cli/proposal.js';
 import { POWER_USAGE, powerVerb } from './cli/power.js';
+import { OS_USAGE, osVerb } from './cli/os.js';
 
 const USAGE = `usage: crowbar <command> [options]
 
@@ -27,7 +28,7 @@ commands:
 
 API options: --url URL (CROWBAR_URL), --token TOKEN (CROWBAR_TOKEN),
              --data-dir DIR (CROWBAR_DATA_DIR; reads DIR/admin.token), --config FILE
-${POWER_USAGE}`;
+${POWER_USAGE}${OS_USAGE}`;
 
 async function apiCommand(argv: string[]): Promise<number> {
   const g = parseGlobalArgs(argv);
@@ -98,6 +99,8 @@ async function main(argv: string[]): Promise<number> {
     case 'bootdev':
     case 'bmc':
       return powerVerb(cmd, rest, (s) => process.stdout.write(s));
+    case 'os':
+      return osVerb(rest, (s) => process.stdout.write(s));
     case undefined:
     case 'help':
     case '--help':

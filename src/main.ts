@@ -55,6 +55,16 @@ import { OsSelection } from './services/os-selection.js';
 import { OsFileSource } from './services/os-files.js';
 import { OsImporter } from './services/os-import.js';
 import { registerOsRoutes } from './api/os.js';
+import { InstallTemplateStore } from './boot/install-templates.js';
+import { InstallerService } from './services/installer.js';
+import { installSettingsSource } from './services/install-settings.js';
+import { osInstallDispatcher } from './services/os-install-source.js';
+import { registerInstallRoutes } from './api/install.js';
+import { MediaImport } from './services/iso-import.js';
+import { ChefRoleService } from './services/chef-roles.js';
+import { registerChefRoutes } from './api/chef.js';
+import { registerNodeOsRoutes } from './api/node-os.js';
+import { InstallTokenRepo } from './store/install-tokens.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
 import { registerNetworkRoutes } from './api/networks.js';
@@ -103,6 +113,8 @@ export interface Appliance {
   osSelection: OsSelection;
   /** Imports OS media into <data_dir>/os. */
   osImporter: OsImporter;
+  /** The installer path: install tokens, configs, post-install, join credential (docs/os-install.md). */
+  installer: InstallerService;
   /** Boot files (TFTP and /boot/files/): add generators and prefix roots here. */
   bootFiles: BootFileSource;
   /** The TFTP server when enabled. */
@@ -157,7 +169,12 @@ function createPower(config: Readonly<Config>, secretBox: SecretBox, db: Db, nod
 
 /** The barclamps shipped with Crowbar: `barclamps/` at the repository (or package) root. */
 function shippedBarclampsDir(): string | null {
-  for (const d of [resolve(import.meta.dirname, '..', 'barclamps'), resolve(import.meta.dirname, '..', '..', 'barclamps')]) if (existsSync(d)) return d;
+  return shippedDir('barclamps');
+}
+
+/** A directory shipped with Crowbar at the repository (or package) root, e.g. `images/join`. */
+function shippedDir(rel: string): string | null {
+  for (const d of [resolve(import.meta.dirname, '..', rel), resolve(import.meta.dirname, '..', '..', rel)]) if (existsSync(d)) return d;
   return null;
 }
 
@@ -303,13 +320,14 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
 
   // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
   const disc = config.discovery;
+  const agentTokens = new AgentTokenRepo(db);
   const discovery = new DiscoveryService(
     {
       db,
       repo: nodeRepo,
       nodes,
       allocateAdmin: (nodeId) => network.allocate('admin', nodeId),
-      tokens: new AgentTokenRepo(db),
+      tokens: agentTokens,
       logs: new NodeLogRepo(db, disc.log_cap_bytes),
       executor,
       bus,
@@ -325,7 +343,34 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     publicUrl: config.services.http.public_url,
     kernelArgs: disc.kernel_args,
   });
+  // The installer path: install tokens, configs, post-install, join credential (docs/os-install.md).
+  const barclampsDir = shippedBarclampsDir();
+  const installer = new InstallerService(
+    {
+      nodeRepo,
+      nodes,
+      osSelection,
+      templates: new InstallTemplateStore(join(barclampsDir ?? resolve('barclamps'), 'provisioner', 'templates')),
+      tokens: new InstallTokenRepo(db),
+      settings: installSettingsSource({
+        network,
+        proposals: proposalRepo,
+        applianceAddress: config.admin_network.address.split('/')[0],
+        provisionerTemplate: () => (barclamps.has('provisioner') ? ((barclamps.get('provisioner').template.attributes.provisioner as Record<string, unknown> | undefined) ?? null) : null),
+      }),
+      issueCredential: (nodeId, now) => agentTokens.issue(nodeId, now),
+      clock,
+      log: log.child({ component: 'installer' }),
+    },
+    { publicUrl: config.services.http.public_url, domain: config.admin_network.domain, joinDir: shippedDir('images/join') ?? resolve('images', 'join') },
+  );
+  registerInstallRoutes(http, installer);
+  registerNodeOsRoutes(http, { nodes, repo: osMedia, selection: osSelection, clock });
+  // Boot scripts dispatch on the node's OS medium: installer media here; image media plug in beside it.
+  bootScripts.setOsInstallSource(osInstallDispatcher(osSelection, { installer: (node) => installer.bootFor(node) }, log.child({ component: 'os-install' })));
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
+  // Chef role files for a node's own agent (images/join/chef-role.sh).
+  registerChefRoutes(http, new ChefRoleService(proposals, barclamps));
   // The hardware-install instruction (BMC address/user, RAID) for the calling node's agent.
   registerHardwareInstallRoute(http, power, {
     auth: 'agent',
@@ -355,7 +400,8 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
   registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
   const osImporter = new OsImporter(osMedia, join(config.data_dir, 'os'), clock, log.child({ component: 'os' }));
-  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url }, log.child({ component: 'os' }));
+  const mediaImport = new MediaImport(osImporter, deps.run ?? execFileRunner, { stagingDir: join(config.data_dir, 'os', '.staging'), netbootRoot: '/usr/lib/debian-installer/images', timeoutMs: 30 * 60_000 }, log.child({ component: 'os' }), () => clock.now());
+  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url, importPath: (p) => mediaImport.importPath(p) }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {
     const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);
@@ -401,7 +447,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (config.services.dhcp.enabled) {
     services.push(createDhcpService({ config, db, clock, log: log.child({ component: 'dhcp' }) }));
   }
-  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection, osImporter };
+  return { config, db, log, clock, nodes, nodeRepo, tokens, bus, executor, barclamps, proposals, network, allocations, power, http, services, initialAdminToken, initialAdminPassword, accounts, feed, webhooks, bootFiles, tftp, discovery, bootScripts, osMedia, osSelection, osImporter, installer };
 }
 
 /**

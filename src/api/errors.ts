@@ -60,7 +60,7 @@ export function errorMapper(log: Logger): Lifecycle.Method {
     }
     const status = res.output.statusCode;
     if (status >= 500) {
-      log.error('request failed', { method: request.method, path: request.path, error: res.message, stack: res.stack });
+      log.error('request failed', { method: request.method, path: request.path.replace(/^\/install\/[^/]+/, '/install/<token>'), error: res.message, stack: res.stack });
       return h.response({ error: 'internal', message: 'internal error (see the appliance log)' }).code(500);
     }
     const r = h.response({ error: (res.output.payload.error ?? 'error').toLowerCase().replace(/\s+/g, '_'), message: res.output.payload.message ?? res.message }).code(status);

@@ -20,7 +20,11 @@ function view(m: OsMedia, publicUrl: string): OsMedia & { url: string } {
 }
 
 /** Register the OS media routes. */
-export function registerOsRoutes(server: Server, deps: { repo: OsMediaRepo; importer: OsImporter; files: OsFileSource; publicUrl: string }, log: Logger): void {
+export function registerOsRoutes(
+  server: Server,
+  deps: { repo: OsMediaRepo; importer: OsImporter; files: OsFileSource; publicUrl: string; /** Imports ISOs and trees too (src/services/iso-import.ts); default: directories with a manifest. */ importPath?: (path: string) => Promise<OsMedia> },
+  log: Logger,
+): void {
   registerFileRoute(server, '/os/{path*}', deps.files, log);
   const get = (name: string): OsMedia => {
     const m = deps.repo.get(name);
@@ -38,7 +42,8 @@ export function registerOsRoutes(server: Server, deps: { repo: OsMediaRepo; impo
         requireRole(req, 'admin');
         const body = bodyObject(req.payload);
         onlyKeys(body, ['path']);
-        const m = await deps.importer.importDirectory(reqString(body, 'path', 4096));
+        const path = reqString(body, 'path', 4096);
+        const m = await (deps.importPath ? deps.importPath(path) : deps.importer.importDirectory(path));
         return h.response(view(m, deps.publicUrl)).code(201);
       },
     },

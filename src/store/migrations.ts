@@ -284,4 +284,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'installer tokens',
+    sql: `
+      -- Short-lived per-node tokens in the installer's URLs (/install/<token>/...), stored as SHA-256.
+      -- join_fetched_at: the one fetch of the node's long-lived credential this token allows.
+      CREATE TABLE install_tokens (
+        hash TEXT PRIMARY KEY,
+        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        join_fetched_at INTEGER
+      );
+      CREATE INDEX install_tokens_node ON install_tokens(node_id);
+    `,
+  },
 ];
