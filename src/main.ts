@@ -52,7 +52,10 @@ import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } f
 import { ProposalService } from './services/proposals.js';
 import { OsSelection } from './services/os-selection.js';
 import { OsFileSource } from './services/os-files.js';
+import { parseCidr } from './lib/ip.js';
 import { OsImporter } from './services/os-import.js';
+import { ImageInstallPlanner } from './services/image-install.js';
+import { registerRootImage } from './services/root-image.js';
 import { registerOsRoutes } from './api/os.js';
 import { OsMediaRepo } from './store/os-media.js';
 import { registerBarclampRoutes } from './api/barclamps.js';
@@ -284,7 +287,6 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerAllocationRoutes(http, allocations, nodes);
   registerOpenApiRoute(http, '0.1.0');
   registerConsole(http);
-  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   registerNetworkRoutes(http, network, nodeRepo);
   registerPowerRoutes(http, nodes, power);
   if (config.services.power.enabled) services.push(power.service());
@@ -302,6 +304,15 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
 
   // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
   const disc = config.discovery;
+  // Image-based install (docs/image-install.md): nodes whose OS is a root image write it from the discovery image.
+  const adminCidr = parseCidr(config.admin_network.address);
+  const imagePlanner = new ImageInstallPlanner({
+    mediaFor: (node) => osSelection.mediaFor(node),
+    adminAddress: (node) => network.allocate('admin', node.id).address,
+    adminNetwork: () => ({ prefix: adminCidr.prefix, router: config.admin_network.router ?? null, dns: config.admin_network.address.split('/')[0] }),
+    publicUrl: config.services.http.public_url,
+    domain: config.admin_network.domain,
+  });
   const discovery = new DiscoveryService(
     {
       db,
@@ -314,6 +325,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       bus,
       clock,
       log: log.child({ component: 'discovery' }),
+      imagePlan: (node) => imagePlanner.plan(node),
     },
     {
       domain: config.admin_network.domain,
@@ -324,7 +336,10 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     publicUrl: config.services.http.public_url,
     kernelArgs: disc.kernel_args,
   });
+  bootScripts.setImageInstall((node) => imagePlanner.imageMedium(node) !== null);
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
+  // After the discovery routes: run lists and content also accept the agent strategy registered there.
+  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   // The hardware-install instruction (BMC address/user, RAID) for the calling node's agent.
   registerHardwareInstallRoute(http, power, {
     auth: 'agent',
@@ -348,6 +363,10 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
   registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
   const osImporter = new OsImporter(osMedia, join(config.data_dir, 'os'), clock, log.child({ component: 'os' }));
+  status.root_image = 'importing';
+  void registerRootImage(disc.root_image_cache, osMedia, osImporter, log.child({ component: 'os' })).then((r) => {
+    status.root_image = r;
+  });
   registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {

@@ -91,7 +91,7 @@ describe('iPXE templates', () => {
     for (const k of ['mac', 'mac_hyphen', 'node', 'state', 'group', 'public_url', 'script_url', 'kernel_url', 'initrd_url', 'kernel_args', 'message', 'os_name', 'os_kernel_url', 'os_initrd_url', 'os_kernel_args'])
       ctx[k] = `v-${k}`;
     const names = readdirSync(DEFAULT_TEMPLATE_DIR).filter((f) => f.endsWith('.ipxe'));
-    expect(names.sort()).toEqual(['discovery.ipxe', 'hardware-install.ipxe', 'local.ipxe', 'none.ipxe', 'os-install.ipxe', 'wait.ipxe']);
+    expect(names.sort()).toEqual(['discovery.ipxe', 'hardware-install.ipxe', 'image-install.ipxe', 'local.ipxe', 'none.ipxe', 'os-install.ipxe', 'wait.ipxe']);
     for (const f of names) {
       const out = store.render(f.replace('.ipxe', '') as never, ctx);
       expect(out.startsWith('#!ipxe\n')).toBe(true);
