@@ -47,7 +47,7 @@ sgdisk -n 1:2048:+1M -t 1:EF02 -c 1:bios -n 2:0:+127M -t 2:EF00 -c 2:esp -n 3:0:
 mdev -s; sleep 1; mdev -s
 [ -b "${part}3" ] || fail "partition ${part}3 did not appear"
 uuid=$(cat /proc/sys/kernel/random/uuid)
-mke2fs -q -F -t ext4 -U "$uuid" -L root "${part}3" >/tmp/mkfs.out 2>&1 || fail "mke2fs failed: $(tail -1 /tmp/mkfs.out)"
+/usr/sbin/mke2fs -q -F -t ext4 -U "$uuid" -L root "${part}3" >/tmp/mkfs.out 2>&1 || fail "mke2fs failed: $(tail -1 /tmp/mkfs.out)"
 mkdir -p "$T"
 mount -t ext4 "${part}3" "$T" || fail "cannot mount ${part}3"
 t1=$(cut -d. -f1 /proc/uptime)

@@ -1,6 +1,6 @@
 /**
  * Lab test (end to end, a real VM): image-based install (docs/image-install.md).
- * One qemu machine powers on, PXE-boots the discovery image, is discovered,
+ * One qemu machine (with a simulated BMC, in-band KCS) powers on over IPMI, PXE-boots the discovery image, is discovered,
  * allocated (hardware-install), writes the Debian 12 root image served by the
  * appliance, reboots to its disk (PXE -> local.ipxe -> sanboot), and its join
  * agent applies the run list (crowbar, network, dns, ntp, provisioner roles)
@@ -31,17 +31,21 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
   let node = '';
   const seen = new Map<string, number>();
   let t0 = 0;
+  let watcher: SerialWatcher | null = null;
 
   const api = (method: string, path: string, body?: unknown) => lab.curl(method, path, { token, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const nodeView = (): any => api('GET', `/api/v1/nodes/${node}`).body;
   const logLines = (): string[] => api('GET', `/api/v1/nodes/${node}/log?limit=10000`).body.lines.map((l: any) => l.line);
   const serialFile = (): string => join(lab.state, 'vm', 'vm1', 'serial.log');
+  const ipmi = (...cmd: string[]): string =>
+    execFileSync('ip', ['netns', 'exec', lab.ns, 'ipmitool', '-I', 'lanplus', '-C', '3', '-H', `${lab.net}.200`, '-U', 'admin', '-P', 'crowbar-lab', ...cmd], { encoding: 'utf8', timeout: 30_000 });
 
   /** Poll the node until `pred` holds; records the first time each state is seen. */
   async function waitFor(what: string, pred: (n: any) => boolean, timeoutMs: number): Promise<any> {
     const end = Date.now() + timeoutMs;
     let n: any = null;
     while (Date.now() < end) {
+      watcher?.poll();
       if (node) {
         n = nodeView();
         if (n?.state && !seen.has(n.state)) seen.set(n.state, Date.now());
@@ -99,12 +103,14 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
     // This VM has no BMC: without a bmc network the hardware-install instruction is empty (both steps skipped).
     ensureCommitted('network', (doc) => {
       delete doc.attributes.network.networks.bmc;
+      doc.attributes.network.node_networks = (doc.attributes.network.node_networks ?? []).filter((n: string) => n !== 'bmc');
     });
     for (const bc of ['dns', 'ntp', 'deployer']) ensureCommitted(bc);
     ensureCommitted('provisioner', (doc) => {
       doc.attributes.provisioner.default_os = 'debian-12';
     });
-    execFileSync('bash', [join(ROOT, 'lab', 'vm.sh'), 'start', 'vm1', '--fw', FW, '--mem', '768', '--disk', '4G', '--reboot'], { env: { ...lab.env, CBLAB_CONFIG_ONLY: '1' } });
+    // The machine and its BMC (in-band KCS: hardware-install sets the BMC user through /dev/ipmi0).
+    lab.run('bmc.sh', ['start', 'vm1', '--ip', `${lab.net}.200`, '--inband', '--', '--fw', FW, '--mem', '768', '--disk', '4G', '--reboot']);
   }, 2_400_000);
 
   afterAll(() => {
@@ -120,7 +126,9 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
   it('power-on -> discovered -> hardware-installed -> image install -> reboot to disk -> join -> ready, nagios applied', async () => {
     t0 = Date.now();
     const w = new SerialWatcher(serialFile(), t0);
-    lab.run('vm.sh', ['start', 'vm1']);
+    watcher = w;
+    ipmi('chassis', 'bootdev', 'pxe');
+    ipmi('chassis', 'power', 'on');
     const mac = /MAC="?([0-9a-f:]+)"?/.exec(readFileSync(join(lab.state, 'vm', 'vm1', 'config'), 'utf8'))![1];
     node = `d${mac.replace(/:/g, '-')}.lab.crowbar.test`;
     await waitFor('discovered', (n) => n.state === 'discovered', 180_000);
