@@ -40,7 +40,7 @@ TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /u
 MODULES=(virtio_pci virtio_net e1000 e1000e igb ixgbe tg3 r8169
          virtio_blk virtio_scsi ahci ata_piix sd_mod nvme
          ipmi_si ipmi_devintf raid0 raid1 md_mod
-         ext4 vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1)
+         crc32c_generic crc32c_intel ext4 vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1)
 
 for t in /bin/busybox "${TOOLS[@]}"; do [[ -x "$t" ]] || die "$t missing (run scripts/setup.sh as root)"; done
 for c in apt-get apt-cache dpkg-deb modinfo cpio gzip ldd sha256sum; do command -v "$c" >/dev/null || die "$c missing"; done

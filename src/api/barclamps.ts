@@ -16,15 +16,15 @@ import type { BarclampService } from '../services/barclamps.js';
 import type { ProposalService } from '../services/proposals.js';
 import type { BarclampRepo } from '../store/barclamps.js';
 import type { Request } from '@hapi/hapi';
-import { agentNode } from './agent-auth.js';
+import { agentNode, NODE_AGENT_OR_API } from './agent-auth.js';
 import { requireRole } from './auth.js';
 import { bodyObject, onlyKeys, optString, reqString } from './validate.js';
 
 /** Largest barclamp archive accepted over the API. */
 export const MAX_ARCHIVE_BYTES = 32 * 1024 * 1024;
 
-/** Routes the node agent uses too: API tokens (default strategy) or agent tokens. */
-const API_OR_AGENT = { strategies: ['token', 'agent'] };
+/** Routes the node agent uses too: its node token, or API tokens / sessions (default strategy). */
+const API_OR_AGENT = NODE_AGENT_OR_API;
 
 /**
  * Who calls a node route: an API principal with at least `role`, or the
@@ -32,7 +32,7 @@ const API_OR_AGENT = { strategies: ['token', 'agent'] };
  * Returns the actor for the audit trail.
  */
 function nodeCaller(req: Request, nodeName: string, role: 'readonly' | 'operator'): string {
-  if (req.auth.strategy === 'agent') {
+  if (req.auth.strategy === 'node-agent') {
     const n = agentNode(req);
     if (n.name !== nodeName) throw new CrowbarError('forbidden', `node ${n.name} may not use the run list of ${nodeName}`);
     return `agent:${n.name}`;
