@@ -52,7 +52,8 @@ export function agentAction(state: NodeState, allocated: boolean, imageInstall =
  * hardware phase (discovery image), the install phase (image install in the
  * discovery image, or the installer's post-install step) and the join phase
  * (crowbar-join on the installed system: readying -> ready, recovering on a
- * failed first attempt). The lifecycle table still decides whether a posted
+ * failed first attempt, applying when a changed run list is re-applied from
+ * ready or problem). The lifecycle table still decides whether a posted
  * state may follow the current one; admin actions (reset, reinstall, update,
  * delete) and `discovered` stay operator-only.
  */
@@ -65,6 +66,7 @@ export const AGENT_TRANSITIONS: ReadonlySet<string> = new Set([
   'installed',
   'readying',
   'ready',
+  'applying',
   'recovering',
   'problem',
 ]);
