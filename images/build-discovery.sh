@@ -34,12 +34,13 @@ done
 log() { printf '[build-discovery] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted /usr/bin/efibootmgr)
+TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted /usr/bin/efibootmgr /usr/sbin/mke2fs)
 # Kernel modules wanted; their dependencies are added (modinfo) and the load
 # order written to load.order. Missing or built-in ones are skipped.
 MODULES=(virtio_pci virtio_net e1000 e1000e igb ixgbe tg3 r8169
          virtio_blk virtio_scsi ahci ata_piix sd_mod nvme
-         ipmi_si ipmi_devintf raid0 raid1 raid10 raid456 md_mod efivarfs)
+         ipmi_si ipmi_devintf raid0 raid1 raid10 raid456 md_mod efivarfs
+         crc32c_generic crc32c_intel ext4 vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1)
 
 for t in /bin/busybox "${TOOLS[@]}"; do [[ -x "$t" ]] || die "$t missing (run scripts/setup.sh as root)"; done
 for c in apt-get apt-cache dpkg-deb modinfo cpio gzip ldd sha256sum; do command -v "$c" >/dev/null || die "$c missing"; done
@@ -64,7 +65,7 @@ key=$( {
   sha256sum "$deb" | cut -d' ' -f1
   cat "$0"
   find "$HERE/agent" -type f | LC_ALL=C sort | xargs sha256sum
-  for t in /bin/busybox "${TOOLS[@]}"; do sha256sum "$t"; done
+  for t in /bin/busybox "${TOOLS[@]}" /etc/mke2fs.conf; do sha256sum "$t"; done
 } | sha256sum | cut -c1-16)
 IMG="$CACHE/image"
 if ((FORCE == 0)) && [[ -f "$IMG/key" && "$(cat "$IMG/key")" == "$key" && -f "$IMG/initrd.img" && -f "$IMG/vmlinuz" ]]; then
@@ -128,6 +129,7 @@ else
   chmod 0755 "$R/init" "$R"/agent/*.sh
   # No IANA PEN registry for ipmitool (4.7 MB): it prints "IANA PEN registry open failed" and
   # works. An empty file is worse: "Failed to initialize the OEM info dictionary", commands fail.
+  cp /etc/mke2fs.conf "$R/etc/mke2fs.conf"   # ext4 defaults for the image install
   printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
   printf 'root:x:0:\n' > "$R/etc/group"
   echo "$kver" > "$R/etc/kernel-version"

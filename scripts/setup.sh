@@ -15,6 +15,8 @@ APT_PKGS=(
   radvd
   # discovery image build
   busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted efibootmgr
+  # root image build (image-based install, docs/image-install.md); e2fsprogs' mke2fs goes into the discovery image
+  debootstrap e2fsprogs
   # network plumbing and packet filters for the tests
   iproute2 nftables procps tcpdump
   # real protocol peers for the tests
@@ -57,4 +59,9 @@ fi
 # cached under /var/cache/crowbar/discovery; quick when up to date.
 if [[ "${CROWBAR_SETUP_SKIP_IMAGE:-0}" != 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   bash images/build-discovery.sh >/dev/null
+fi
+# The Debian 12 root image for image-based installs (debootstrap, several minutes the first
+# time), cached under /var/cache/crowbar/root-image; quick when up to date.
+if [[ "${CROWBAR_SETUP_SKIP_ROOT_IMAGE:-0}" != 1 && "${CROWBAR_SETUP_SKIP_IMAGE:-0}" != 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  bash images/build-root-image.sh >/dev/null
 fi

@@ -53,7 +53,10 @@ import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } f
 import { ProposalService } from './services/proposals.js';
 import { OsSelection } from './services/os-selection.js';
 import { OsFileSource } from './services/os-files.js';
+import { parseCidr } from './lib/ip.js';
 import { OsImporter } from './services/os-import.js';
+import { ImageInstallPlanner } from './services/image-install.js';
+import { registerRootImage } from './services/root-image.js';
 import { registerOsRoutes } from './api/os.js';
 import { InstallTemplateStore } from './boot/install-templates.js';
 import { InstallerService } from './services/installer.js';
@@ -302,7 +305,6 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerAllocationRoutes(http, allocations, nodes);
   registerOpenApiRoute(http, '0.1.0');
   registerConsole(http);
-  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   registerNetworkRoutes(http, network, nodeRepo);
   registerPowerRoutes(http, nodes, power);
   if (config.services.power.enabled) services.push(power.service());
@@ -321,6 +323,15 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   // Discovery: registration endpoint, agent endpoints, per-node boot scripts.
   const disc = config.discovery;
   const agentTokens = new AgentTokenRepo(db);
+  // Image-based install (docs/image-install.md): nodes whose OS is a root image write it from the discovery image.
+  const adminCidr = parseCidr(config.admin_network.address);
+  const imagePlanner = new ImageInstallPlanner({
+    mediaFor: (node) => osSelection.mediaFor(node),
+    adminAddress: (node) => network.allocate('admin', node.id).address,
+    adminNetwork: () => ({ prefix: adminCidr.prefix, router: config.admin_network.router ?? null, dns: config.admin_network.address.split('/')[0] }),
+    publicUrl: config.services.http.public_url,
+    domain: config.admin_network.domain,
+  });
   const discovery = new DiscoveryService(
     {
       db,
@@ -333,6 +344,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       bus,
       clock,
       log: log.child({ component: 'discovery' }),
+      imagePlan: (node) => imagePlanner.plan(node),
     },
     {
       domain: config.admin_network.domain,
@@ -368,9 +380,12 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerNodeOsRoutes(http, { nodes, repo: osMedia, selection: osSelection, clock });
   // Boot scripts dispatch on the node's OS medium: installer media here; image media plug in beside it.
   bootScripts.setOsInstallSource(osInstallDispatcher(osSelection, { installer: (node) => installer.bootFor(node) }, log.child({ component: 'os-install' })));
+  bootScripts.setImageInstall((node) => imagePlanner.imageMedium(node) !== null);
   registerDiscoveryRoutes(http, { discovery, bootScripts, nodes, clock }, { maxBodyBytes: disc.max_body_bytes, ratePerMinute: disc.rate_per_minute });
   // Chef role files for a node's own agent (images/join/chef-role.sh).
   registerChefRoutes(http, new ChefRoleService(proposals, barclamps));
+  // After the discovery routes: run lists and content also accept the agent strategy registered there.
+  registerBarclampRoutes(http, barclamps, proposals, barclampRepo);
   // The hardware-install instruction (BMC address/user, RAID) for the calling node's agent.
   registerHardwareInstallRoute(http, power, {
     auth: 'agent',
@@ -401,6 +416,10 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
   const osImporter = new OsImporter(osMedia, join(config.data_dir, 'os'), clock, log.child({ component: 'os' }));
   const mediaImport = new MediaImport(osImporter, deps.run ?? execFileRunner, { stagingDir: join(config.data_dir, 'os', '.staging'), netbootRoot: '/usr/lib/debian-installer/images', timeoutMs: 30 * 60_000 }, log.child({ component: 'os' }), () => clock.now());
+  status.root_image = 'importing';
+  void registerRootImage(disc.root_image_cache, osMedia, osImporter, log.child({ component: 'os' })).then((r) => {
+    status.root_image = r;
+  });
   registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url, importPath: (p) => mediaImport.importPath(p) }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {

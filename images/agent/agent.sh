@@ -8,7 +8,8 @@
 #  3. ask GET /api/v1/agent/next what to do, with the token, until told to
 #     reboot or power off: wait (not allocated yet), hardware-install (post
 #     the begin transition, run /agent/hardware-install.sh when the image has
-#     it, post the end transition), reboot, poweroff;
+#     it, post the end transition), image-install (image-install.sh, then
+#     post installed and reboot to disk), reboot, poweroff;
 #  4. ship its own log to POST /api/v1/agent/log along the way.
 # The final action is written to /run/agent.action for /init.
 . /agent/lib.sh
@@ -133,6 +134,30 @@ hardware_install() {
   post_transition "$end"
 }
 
+# Image-based install (docs/image-install.md): write the root image, then reboot to disk.
+image_install() {
+  state=$(json_str state /tmp/next.json)
+  if [ "$state" != installing ]; then post_transition installing || return 1; fi
+  say "image install of $(json_str os /tmp/next.json)"
+  ship_log
+  rm -f /run/agent.token
+  CROWBAR_URL=$CROWBAR_URL TOKEN=$TOKEN NODE=$NODE MAC=$MAC \
+    /bin/sh /agent/image-install.sh > /tmp/img.out 2>> "$AGENT_LOG"
+  rc=$?
+  # the install swapped our token for the join token it wrote to disk: go on with it
+  [ -s /run/agent.token ] && TOKEN=$(cat /run/agent.token)
+  cat /tmp/img.out >> "$AGENT_LOG"
+  ship_log
+  if [ $rc -ne 0 ]; then
+    post_transition problem "image install failed (status $rc): $(sed -n 's/^error: //p' /tmp/img.out | tail -1)"
+    return 1
+  fi
+  post_transition installed || return 1
+  ship_log
+  decide reboot
+  return 0
+}
+
 # 3. follow the appliance
 fails=0
 while :; do
@@ -145,6 +170,7 @@ while :; do
     case "$action" in
       wait) sleep "$interval" ;;
       hardware-install) hardware_install || sleep "$interval" ;;
+      image-install) if image_install; then say "installed; rebooting to disk"; exit 0; fi; sleep "$interval" ;;
       reboot) say "appliance says: reboot ($(json_str state /tmp/next.json))"; ship_log; decide reboot; exit 0 ;;
       poweroff) say "appliance says: power off"; ship_log; decide poweroff; exit 0 ;;
       *) say "unknown action '$action'"; sleep "$interval" ;;

@@ -4,8 +4,9 @@
  *   /api/v1/barclamps/{bc}/proposals[/{name}]          list, create, show, edit, delete (operator)
  *   /api/v1/barclamps/{bc}/proposals/{name}/diff|commit|dequeue|status
  *   /api/v1/proposals                                  every proposal
- *   /api/v1/nodes/{name}/runlist[/status]              a node's run list; the agent's report (node agent)
- *   /api/v1/content/{sha256}                           scripts and cookbook archives by hash
+ *   /api/v1/nodes/{name}/runlist[/status]              a node's run list; the agent's report (API token,
+ *                                                      or that node's own agent token: crowbar-join)
+ *   /api/v1/content/{sha256}                           scripts and cookbook archives by hash (API or agent token)
  *   /api/v1/barclamps-audit                            audit trail (admin)
  */
 import type { Server } from '@hapi/hapi';
@@ -14,11 +15,30 @@ import type { Barclamp } from '../barclamps/bundle.js';
 import type { BarclampService } from '../services/barclamps.js';
 import type { ProposalService } from '../services/proposals.js';
 import type { BarclampRepo } from '../store/barclamps.js';
+import type { Request } from '@hapi/hapi';
+import { agentNode, NODE_AGENT_OR_API } from './agent-auth.js';
 import { requireRole } from './auth.js';
 import { bodyObject, onlyKeys, optString, reqString } from './validate.js';
 
 /** Largest barclamp archive accepted over the API. */
 export const MAX_ARCHIVE_BYTES = 32 * 1024 * 1024;
+
+/** Routes the node agent uses too: its node token, or API tokens / sessions (default strategy). */
+const API_OR_AGENT = NODE_AGENT_OR_API;
+
+/**
+ * Who calls a node route: an API principal with at least `role`, or the
+ * agent of that very node (a node may read and report only its own run list).
+ * Returns the actor for the audit trail.
+ */
+function nodeCaller(req: Request, nodeName: string, role: 'readonly' | 'operator'): string {
+  if (req.auth.strategy === 'node-agent') {
+    const n = agentNode(req);
+    if (n.name !== nodeName) throw new CrowbarError('forbidden', `node ${n.name} may not use the run list of ${nodeName}`);
+    return `agent:${n.name}`;
+  }
+  return `api:${requireRole(req, role).name}`;
+}
 
 /** Summary of a barclamp for lists. */
 export function barclampSummary(bc: Barclamp, svc: BarclampService): Record<string, unknown> {
@@ -151,7 +171,9 @@ export function registerBarclampRoutes(server: Server, barclamps: BarclampServic
     {
       method: 'GET',
       path: '/api/v1/nodes/{name}/runlist',
+      options: { auth: API_OR_AGENT },
       handler: (req, h) => {
+        nodeCaller(req, name(req.params.name), 'readonly');
         const rl = proposals.runList(name(req.params.name));
         const etag = `"${rl.revision}"`;
         if (req.headers['if-none-match'] === etag) return h.response().code(304).header('etag', etag);
@@ -161,9 +183,9 @@ export function registerBarclampRoutes(server: Server, barclamps: BarclampServic
     {
       method: 'POST',
       path: '/api/v1/nodes/{name}/runlist/status',
-      options: { payload: { maxBytes: 256 * 1024 } },
+      options: { auth: API_OR_AGENT, payload: { maxBytes: 256 * 1024 } },
       handler: (req) => {
-        const p = requireRole(req, 'operator');
+        const actor = nodeCaller(req, name(req.params.name), 'operator');
         const body = bodyObject(req.payload);
         onlyKeys(body, ['results']);
         if (!Array.isArray(body.results) || body.results.length > 1000) throw new CrowbarError('bad_request', 'body.results: required list (at most 1000)');
@@ -174,12 +196,13 @@ export function registerBarclampRoutes(server: Server, barclamps: BarclampServic
           if (status !== 'ready' && status !== 'failed') throw new CrowbarError('bad_request', `body.results[${i}].status: must be ready or failed`);
           return { barclamp: reqString(o, 'barclamp', 64), proposal: reqString(o, 'proposal', 64), role: reqString(o, 'role', 64), status: status as 'ready' | 'failed', message: optString(o, 'message', 4096) };
         });
-        return proposals.report(name(req.params.name), results, `api:${p.name}`);
+        return proposals.report(name(req.params.name), results, actor);
       },
     },
     {
       method: 'GET',
       path: '/api/v1/content/{sha}',
+      options: { auth: API_OR_AGENT },
       handler: (req, h) => {
         const sha = name(req.params.sha);
         if (!/^[0-9a-f]{64}$/.test(sha)) throw new CrowbarError('bad_request', 'content id must be a sha256 hex digest');

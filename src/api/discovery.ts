@@ -2,7 +2,8 @@
  * Discovery routes:
  *  - POST /api/v1/discovery (no auth, narrow: size cap, per-source rate limit,
  *    schema-checked body) -> {node, token, state, admin_address}
- *  - GET /api/v1/agent/next, POST /api/v1/agent/transition, POST /api/v1/agent/log
+ *  - GET /api/v1/agent/next, POST /api/v1/agent/transition, POST /api/v1/agent/log,
+ *    POST /api/v1/agent/join-token (image install: the installed system's token)
  *    (node token)
  *  - GET /api/v1/nodes/{name}/log (API token, readonly)
  *  - GET /boot/node/{mac}.ipxe (no auth, no secrets): the per-node iPXE script
@@ -81,6 +82,12 @@ export function registerDiscoveryRoutes(
         const n = await discovery.agentTransition(agentNode(req), to, reason);
         return { node: n.name, state: n.state };
       },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/agent/join-token',
+      options: { auth: 'agent' },
+      handler: (req, h) => h.response({ token: discovery.issueJoinToken(agentNode(req)) }).header('cache-control', 'no-store'),
     },
     {
       method: 'POST',

@@ -12,8 +12,8 @@ import type { BootGroup } from '../model/node.js';
 /** The pxe/ directory shipped with Crowbar (repository root / install root). */
 export const DEFAULT_TEMPLATE_DIR = resolve(import.meta.dirname, '..', '..', 'pxe');
 
-/** Template names the appliance renders: one per boot group plus `wait`. */
-export type TemplateName = Exclude<BootGroup, 'none'> | 'none' | 'wait';
+/** Template names the appliance renders: one per boot group plus `wait` and `image-install` (os-install of a root image). */
+export type TemplateName = Exclude<BootGroup, 'none'> | 'none' | 'wait' | 'image-install';
 
 const SAFE = /^[\x20-\x7e]*$/;
 

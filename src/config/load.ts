@@ -61,6 +61,7 @@ export function buildConfig(raw: unknown): Readonly<Config> {
   const disc = cfg.discovery;
   disc.image_dir = resolve(cfg.data_dir, disc.image_dir === '' ? 'images/discovery' : disc.image_dir);
   if (disc.image_cache !== '') disc.image_cache = resolve(disc.image_cache);
+  if (disc.root_image_cache !== '') disc.root_image_cache = resolve(disc.root_image_cache);
   if (disc.templates_dir !== '') disc.templates_dir = resolve(disc.templates_dir);
   if (cfg.services.http.public_url === '') {
     const p = cfg.services.http.port;

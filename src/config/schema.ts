@@ -48,6 +48,8 @@ export interface Config {
     image_dir: string;
     /** Build cache of images/build-discovery.sh, copied into image_dir at start when image_dir is empty. */
     image_cache: string;
+    /** Build cache of images/build-root-image.sh (crowbar-os.json + root.tar.gz), imported as an OS medium at start when new. */
+    root_image_cache: string;
     /** Directory of iPXE templates (default: the pxe/ directory shipped with Crowbar). */
     templates_dir: string;
     /** Extra kernel arguments for the discovery image. */
@@ -203,6 +205,7 @@ export const configSpec: FieldSpec = {
       fields: {
         image_dir: { kind: 'string', default: '', check: () => null },
         image_cache: { kind: 'string', default: '/var/cache/crowbar/discovery/image', check: () => null },
+        root_image_cache: { kind: 'string', default: '/var/cache/crowbar/root-image/image', check: () => null },
         templates_dir: { kind: 'string', default: '', check: () => null },
         kernel_args: { kind: 'string', default: 'console=tty0 console=ttyS0,115200n8', check: (v) => (/^[\x20-\x7e]*$/.test(v) && !/[{}$]/.test(v) ? null : 'printable ASCII without {, } or $') },
         poll_seconds: { kind: 'number', integer: true, min: 1, max: 3600, default: 5 },

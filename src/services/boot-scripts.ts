@@ -32,6 +32,7 @@ export interface BootScriptOptions {
 /** Renders the per-node boot scripts. */
 export class BootScriptService {
   private osInstall: OsInstallSource = () => null;
+  private imageInstall: (node: Node) => boolean = () => false;
 
   constructor(
     private readonly repo: NodeRepo,
@@ -44,6 +45,15 @@ export class BootScriptService {
   /** Plug in the OS install source (the provisioner does this in main.ts). */
   setOsInstallSource(fn: OsInstallSource): void {
     this.osInstall = fn;
+  }
+
+  /**
+   * Plug in the image-install test (main.ts): a node in boot group os-install
+   * whose OS is a root image boots the discovery image again (template
+   * `image-install`); its agent writes the image (docs/image-install.md).
+   */
+  setImageInstall(fn: (node: Node) => boolean): void {
+    this.imageInstall = fn;
   }
 
   /** The iPXE script for the machine with boot MAC `macRaw` (any separator). */
@@ -65,6 +75,9 @@ export class BootScriptService {
       initrd_url: `${base}/boot/files/discovery/initrd.img`,
       kernel_args: this.o.kernelArgs,
     };
+    if (group === 'os-install' && node && this.imageInstall(node)) {
+      return { script: this.templates.render('image-install', ctx), group, node: node.name };
+    }
     if (group === 'os-install') {
       const os = node && this.osInstall(node);
       if (!os) {

@@ -21,6 +21,7 @@ import type { NodeLogRepo, NodeLogLine } from '../store/node-logs.js';
 import type { NodeRepo } from '../store/nodes.js';
 import type { EffectExecutor } from './effects.js';
 import type { EventBus } from './events.js';
+import type { ImageInstallPlan } from './image-install.js';
 import type { NodeService } from './nodes.js';
 
 /** Settings of the discovery service. */
@@ -47,6 +48,11 @@ export interface DiscoveryDeps {
   bus: EventBus;
   clock: Clock;
   log: Logger;
+  /**
+   * The image-install plan of a node whose OS is a root image, else null
+   * (docs/image-install.md). Absent: no image installs.
+   */
+  imagePlan?: (node: Node) => ImageInstallPlan | null;
 }
 
 /** Outcome of a registration. */
@@ -106,7 +112,9 @@ export class DiscoveryService {
       });
     }
     const group = bootGroup(node.state);
-    if (group !== 'discovery' && group !== 'hardware-install') {
+    // An image install boots the discovery image in boot group os-install.
+    const imageInstall = group === 'os-install' && this.imagePlanOf(node) !== null;
+    if (group !== 'discovery' && group !== 'hardware-install' && !imageInstall) {
       this.d.log.warn('registration refused: node does not boot the discovery image in its state', { source, node: node.name, state: node.state });
       throw new CrowbarError('conflict', `node ${node.name} is ${node.state}; it does not boot the discovery image now, so a registration for it is refused`, {
         node: node.name,
@@ -134,10 +142,32 @@ export class DiscoveryService {
     return node;
   }
 
-  /** What the agent of `node` should do next. */
-  next(node: Node): AgentAction & { node: string; state: string; interval: number } {
+  /** What the agent of `node` should do next (an image install carries its plan's fields). */
+  next(node: Node): AgentAction & { node: string; state: string; interval: number } & Partial<ImageInstallPlan> {
     const fresh = this.d.repo.get(node.id) ?? node;
-    return { ...agentAction(fresh.state, fresh.allocated), node: fresh.name, state: fresh.state, interval: this.o.pollSeconds };
+    const plan = bootGroup(fresh.state) === 'os-install' ? this.imagePlanOf(fresh) : null;
+    const action = agentAction(fresh.state, fresh.allocated, plan !== null);
+    return { ...action, ...(action.action === 'image-install' && plan ? plan : {}), node: fresh.name, state: fresh.state, interval: this.o.pollSeconds };
+  }
+
+  /**
+   * A fresh token for the join agent of the installed system, asked for by
+   * the image-install agent with its own token. It replaces (revokes) the
+   * calling token: the install agent goes on with the new one and writes it
+   * into the target disk (0600). Only while the node installs an image.
+   */
+  issueJoinToken(node: Node): string {
+    const fresh = this.d.repo.get(node.id) ?? node;
+    if (bootGroup(fresh.state) !== 'os-install' || this.imagePlanOf(fresh) === null) {
+      throw new CrowbarError('conflict', `node ${fresh.name} is ${fresh.state} and does not install an image; no join token is issued`, { node: fresh.name, state: fresh.state });
+    }
+    const token = this.d.tokens.issue(fresh.id, this.d.clock.now());
+    this.d.log.info('join token issued', { node: fresh.name });
+    return token;
+  }
+
+  private imagePlanOf(node: Node): ImageInstallPlan | null {
+    return this.d.imagePlan ? this.d.imagePlan(node) : null;
   }
 
   /** A transition posted by a node's agent (only AGENT_TRANSITIONS). */

@@ -243,7 +243,9 @@ export class ProposalService {
     for (const n of nodesOf(doc, bc.name)) {
       const node = this.nodes.getByName(n);
       if (!node) out.push(`node ${n} does not exist`);
-      else if (node.state !== 'ready') out.push(`node ${n} is ${node.state}, not ready`);
+      // A node in `problem` does not block: committing a fixed proposal is how a failed role is repaired
+      // (its join agent re-applies the new run list, docs/image-install.md).
+      else if (node.state !== 'ready' && node.state !== 'problem') out.push(`node ${n} is ${node.state}, not ready`);
     }
     return out;
   }

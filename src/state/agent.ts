@@ -9,6 +9,7 @@ import type { NodeState } from '../model/node.js';
 export type AgentAction =
   | { action: 'wait' }
   | { action: 'hardware-install'; begin: NodeState; end: NodeState }
+  | { action: 'image-install' }
   | { action: 'reboot' }
   | { action: 'poweroff' };
 
@@ -17,10 +18,16 @@ export type AgentAction =
  * allocated (by the operator or a policy); then, and in the hardware states,
  * it runs the hardware steps and posts begin/end transitions; in states whose
  * boot group is something else (OS install, local disk) it reboots so the
- * firmware fetches its new boot script; a deleted node powers off.
+ * firmware fetches its new boot script; a deleted node powers off. When the
+ * node's OS is a root image (`imageInstall`), the OS-install states make the
+ * discovery agent write it (docs/image-install.md) instead of rebooting.
  */
-export function agentAction(state: NodeState, allocated: boolean): AgentAction {
+export function agentAction(state: NodeState, allocated: boolean, imageInstall = false): AgentAction {
   switch (state) {
+    case 'hardware-installed':
+    case 'installing':
+    case 'reinstall':
+      return imageInstall ? { action: 'image-install' } : { action: 'reboot' };
     case 'discovering':
     case 'reset':
       return { action: 'wait' };
@@ -45,7 +52,8 @@ export function agentAction(state: NodeState, allocated: boolean): AgentAction {
  * hardware phase (discovery image), the install phase (image install in the
  * discovery image, or the installer's post-install step) and the join phase
  * (crowbar-join on the installed system: readying -> ready, recovering on a
- * failed first attempt). The lifecycle table still decides whether a posted
+ * failed first attempt, applying when a changed run list is re-applied from
+ * ready or problem). The lifecycle table still decides whether a posted
  * state may follow the current one; admin actions (reset, reinstall, update,
  * delete) and `discovered` stay operator-only.
  */
@@ -58,6 +66,7 @@ export const AGENT_TRANSITIONS: ReadonlySet<string> = new Set([
   'installed',
   'readying',
   'ready',
+  'applying',
   'recovering',
   'problem',
 ]);

@@ -77,6 +77,22 @@ describe('agent table', () => {
     expect(agentAction('ready', false)).toEqual({ action: 'reboot' });
     expect(agentAction('delete', false)).toEqual({ action: 'poweroff' });
   });
+
+  it('an image medium turns exactly the OS-install states into image-install (else reboot); the agent may post their transitions', () => {
+    for (const s of NODE_STATES) {
+      const plain = agentAction(s, true, false);
+      const image = agentAction(s, true, true);
+      if (['hardware-installed', 'installing', 'reinstall'].includes(s)) {
+        expect(plain).toEqual({ action: 'reboot' });
+        expect(image).toEqual({ action: 'image-install' });
+      } else expect(image).toEqual(plain);
+    }
+    // hardware-installed -> installing -> installed, then the join phases, are the agent's own
+    for (const [from, to] of [['hardware-installed', 'installing'], ['installing', 'installed'], ['reinstall', 'installing'], ['installed', 'readying'], ['readying', 'recovering'], ['recovering', 'ready'], ['problem', 'applying'], ['applying', 'recovering']] as const) {
+      expect(AGENT_TRANSITIONS.has(to)).toBe(true);
+      expect(decide(from, to).ok, `${from} -> ${to}`).toBe(true);
+    }
+  });
 });
 
 describe('iPXE templates', () => {
@@ -91,7 +107,7 @@ describe('iPXE templates', () => {
     for (const k of ['mac', 'mac_hyphen', 'node', 'state', 'group', 'public_url', 'script_url', 'kernel_url', 'initrd_url', 'kernel_args', 'message', 'os_name', 'os_kernel_url', 'os_initrd_url', 'os_kernel_args'])
       ctx[k] = `v-${k}`;
     const names = readdirSync(DEFAULT_TEMPLATE_DIR).filter((f) => f.endsWith('.ipxe'));
-    expect(names.sort()).toEqual(['discovery.ipxe', 'hardware-install.ipxe', 'local.ipxe', 'none.ipxe', 'os-install.ipxe', 'wait.ipxe']);
+    expect(names.sort()).toEqual(['discovery.ipxe', 'hardware-install.ipxe', 'image-install.ipxe', 'local.ipxe', 'none.ipxe', 'os-install.ipxe', 'wait.ipxe']);
     for (const f of names) {
       const out = store.render(f.replace('.ipxe', '') as never, ctx);
       expect(out.startsWith('#!ipxe\n')).toBe(true);

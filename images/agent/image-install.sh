@@ -1,0 +1,118 @@
+#!/bin/sh
+# Image-based install (docs/image-install.md), run by agent.sh when
+# GET /api/v1/agent/next answers `image-install`. /tmp/next.json holds the plan
+# (image_url, image_sha256, image_format, hostname, domain, admin_*, appliance_url).
+# Steps: pick the target disk, partition it (GPT: BIOS boot, ESP, root), mke2fs
+# the root, stream the image (wget | tee sha256 | tar -xz; never a full copy in RAM),
+# write hostname, admin network (systemd-networkd), appliance URL and the join
+# token (0600, fetched now with the node token), install GRUB for BIOS
+# (i386-pc) and UEFI (x86_64-efi --removable) from a chroot. Exits non-zero
+# with a one-line `error:` on stdout's last line when a step fails.
+. /agent/lib.sh
+P=/tmp/next.json
+T=/mnt/target
+fail() { echo "error: $*"; say "image-install: $*"; umount_all; exit 1; }
+umount_all() {
+  for m in "$T/boot/efi" "$T/dev/pts" "$T/dev" "$T/proc" "$T/sys/firmware/efi/efivars" "$T/sys" "$T/run" "$T"; do
+    grep -q " $m " /proc/mounts 2>/dev/null && umount "$m" 2>/dev/null
+  done
+  return 0
+}
+url=$(json_str image_url $P); sha=$(json_str image_sha256 $P); fmt=$(json_str image_format $P)
+host=$(json_str hostname $P); domain=$(json_str domain $P)
+addr=$(json_str admin_address $P); prefix=$(json_num admin_prefix $P); router=$(json_str admin_router $P)
+dns=$(json_str admin_dns $P); appliance=$(json_str appliance_url $P)
+[ -n "$url" ] && [ -n "$sha" ] && [ -n "$host" ] && [ -n "$addr" ] || fail "incomplete plan: $(head -c 300 $P)"
+[ "$fmt" = tar.gz ] || fail "image format $fmt is not supported (tar.gz)"
+
+# 1. target: the first whole disk (virtio, SCSI/SATA, NVMe), largest wins on ties of order
+disk=""
+for d in /sys/block/vd? /sys/block/sd? /sys/block/nvme?n1 /sys/block/xvd?; do
+  [ -e "$d" ] || continue
+  [ "$(cat "$d/removable" 2>/dev/null)" = 1 ] && continue
+  [ "$(cat "$d/size")" -gt 4194304 ] || continue   # at least 2 GiB
+  disk=/dev/${d##*/}; break
+done
+[ -n "$disk" ] || fail "no disk of at least 2 GiB found"
+case "$disk" in *nvme*) part="${disk}p" ;; *) part="$disk" ;; esac
+say "image-install: target $disk, image $url"
+t0=$(cut -d. -f1 /proc/uptime)
+
+# 2. partitions: 1 BIOS boot (1 MiB), 2 ESP (127 MiB), 3 root (rest)
+umount_all
+for md in /dev/md*; do [ -b "$md" ] && mdadm --stop "$md" >/dev/null 2>&1; done
+sgdisk --zap-all "$disk" >/dev/null 2>&1
+sgdisk -n 1:2048:+1M -t 1:EF02 -c 1:bios -n 2:0:+127M -t 2:EF00 -c 2:esp -n 3:0:0 -t 3:8300 -c 3:root "$disk" >/tmp/sgdisk.out 2>&1 \
+  || fail "sgdisk failed: $(tail -1 /tmp/sgdisk.out)"
+mdev -s; sleep 1; mdev -s
+[ -b "${part}3" ] || fail "partition ${part}3 did not appear"
+uuid=$(cat /proc/sys/kernel/random/uuid)
+/usr/sbin/mke2fs -q -F -t ext4 -U "$uuid" -L root "${part}3" >/tmp/mkfs.out 2>&1 || fail "mke2fs failed: $(tail -1 /tmp/mkfs.out)"
+mkdir -p "$T"
+mount -t ext4 "${part}3" "$T" || fail "cannot mount ${part}3"
+t1=$(cut -d. -f1 /proc/uptime)
+say "image-install: partitioned in $((t1 - t0)) s"
+
+# 3. stream the image; its checksum is computed on the way
+rm -f /tmp/img.fifo /tmp/img.sha; mkfifo /tmp/img.fifo
+sha256sum < /tmp/img.fifo > /tmp/img.sha &
+wget -q -O - "$url" 2>/tmp/wget.err | tee /tmp/img.fifo | tar -xzf - -C "$T" 2>/tmp/tar.err
+rc=$?
+wait
+got=$(cut -d' ' -f1 /tmp/img.sha)
+[ $rc -eq 0 ] || fail "download/extract failed (status $rc): $(tail -1 /tmp/wget.err) $(tail -1 /tmp/tar.err)"
+[ "$got" = "$sha" ] || fail "image checksum $got does not match $sha"
+t2=$(cut -d. -f1 /proc/uptime)
+say "image-install: image written in $((t2 - t1)) s ($(df -h "$T" | awk 'NR==2{print $3}') used)"
+
+# 4. identity, network, join credentials
+echo "$host" > "$T/etc/hostname"
+printf '127.0.0.1\tlocalhost\n%s\t%s.%s %s\n' "$addr" "$host" "$domain" "$host" > "$T/etc/hosts"
+mac=$(cat /sys/class/net/"$(cat /run/agent.iface 2>/dev/null || echo none)"/address 2>/dev/null)
+[ -n "$mac" ] || mac=$MAC
+mkdir -p "$T/etc/systemd/network"
+{
+  printf '[Match]\nMACAddress=%s\n\n[Network]\nAddress=%s/%s\nDNS=%s\nDomains=%s\n' "$mac" "$addr" "$prefix" "$dns" "$domain"
+  [ -n "$router" ] && printf 'Gateway=%s\n' "$router"
+} > "$T/etc/systemd/network/10-crowbar-admin.network"
+printf '%s\n' "nameserver $dns" "search $domain" > "$T/etc/resolv.conf"
+printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$uuid" > "$T/etc/fstab"
+mkdir -p "$T/etc/crowbar"; chmod 0700 "$T/etc/crowbar"
+if ! http POST /api/v1/agent/join-token /dev/null; then fail "join token request failed: HTTP $HTTP_CODE"; fi
+jt=$(json_str token /tmp/http.body)
+[ -n "$jt" ] || fail "no join token in the reply"
+TOKEN=$jt; echo "$jt" > /run/agent.token
+(umask 077; printf '%s\n' "$jt" > "$T/etc/crowbar/token")
+rm -f /tmp/http.body
+chmod 0600 "$T/etc/crowbar/token"
+printf 'CROWBAR_URL=%s\nCROWBAR_NODE=%s\n' "$appliance" "$NODE" > "$T/etc/crowbar/join.conf"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$T/etc/crowbar/installed-at"
+
+# 5. boot loader: BIOS and UEFI from a chroot (the image carries grub-pc-bin + grub-efi-amd64-bin)
+mkdir -p "$T/boot/efi"
+for m in dev dev/pts proc sys run; do mount --bind "/$m" "$T/$m" || fail "bind mount /$m"; done
+chroot "$T" mkfs.vfat -F 32 -n ESP "${part}2" >/tmp/vfat.out 2>&1 || fail "mkfs.vfat: $(tail -1 /tmp/vfat.out)"
+mount -t vfat "${part}2" "$T/boot/efi" || fail "cannot mount the ESP"
+chroot "$T" grub-install --target=i386-pc "$disk" >/tmp/grub.out 2>&1 || fail "grub-install i386-pc: $(tail -1 /tmp/grub.out)"
+chroot "$T" grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram >>/tmp/grub.out 2>&1 \
+  || fail "grub-install x86_64-efi: $(tail -1 /tmp/grub.out)"
+k=$(cd "$T/boot" && ls vmlinuz-* | sort | tail -1); i=initrd.img-${k#vmlinuz-}
+[ -f "$T/boot/$i" ] || fail "no initrd for $k in the image"
+cat > "$T/boot/grub/grub.cfg" <<CFG
+# written by the Crowbar image install (docs/image-install.md)
+set timeout=1
+set default=0
+insmod part_gpt
+insmod ext2
+search --no-floppy --fs-uuid --set=root $uuid
+menuentry "Debian ($host)" {
+  linux /boot/$k root=UUID=$uuid ro console=tty0 console=ttyS0,115200n8
+  initrd /boot/$i
+}
+CFG
+sync
+umount_all
+t3=$(cut -d. -f1 /proc/uptime)
+say "image-install: boot loader (BIOS + UEFI) in $((t3 - t2)) s; total $((t3 - t0)) s"
+echo "image-install: done on $disk"
+exit 0
