@@ -30,6 +30,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   api: ['lib', 'config', 'model', 'state', 'store', 'services', 'boot', 'barclamps'],
   console: ['lib', 'config', 'model', 'state', 'store', 'services', 'api'],
   cli: ['lib', 'config', 'model'],
+  sim: ['lib', 'net', 'protocols', 'ipmi', 'model'],
   root: ['*'],
 };
 

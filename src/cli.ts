@@ -11,6 +11,16 @@ import { ApiError, parseGlobalArgs, resolveClient } from './cli/client.js';
 import { proposalCommand } from './cli/proposal.js';
 import { POWER_USAGE, powerVerb } from './cli/power.js';
 import { OS_USAGE, osVerb } from './cli/os.js';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger } from './lib/logger.js';
+import { parseSimulateArgs } from './sim/args.js';
+import { formatReport } from './sim/format.js';
+import { nodeSimHttp } from './sim/http-client.js';
+import { configureBmcNetwork } from './sim/operator.js';
+import { Simulation } from './sim/simulator.js';
 
 const USAGE = `usage: crowbar <command> [options]
 
@@ -24,6 +34,8 @@ commands:
   barclamp uninstall NAME                  (admin)
   <barclamp> proposal list|create NAME|show NAME|edit NAME [--file F] [--set path=value]
              |diff NAME|commit NAME|status NAME|dequeue NAME|delete NAME
+  simulate --nodes N [--racks R] ...      virtual racks against a running appliance
+                          (crowbar simulate --help; docs/simulator.md)
   help                    this text
 
 API options: --url URL (CROWBAR_URL), --token TOKEN (CROWBAR_TOKEN),
@@ -88,6 +100,44 @@ async function serve(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `crowbar simulate`: virtual machines against a running loopback appliance. */
+async function simulate(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write((await import('./sim/args.js')).SIMULATE_USAGE + '\n');
+    return 0;
+  }
+  const a = parseSimulateArgs(args, process.env, randomBytes(4).toString('hex'));
+  const token = a.options.apiToken ?? (a.dataDir ? readFileSync(join(a.dataDir, 'admin.token'), 'utf8').trim() : null);
+  if (!token) throw new Error('an operator token is needed: --token, CROWBAR_TOKEN or --data-dir');
+  const http = nodeSimHttp();
+  const sim = new Simulation(
+    { ...a.options, apiToken: token },
+    {
+      udp: () => createSocket('udp4'),
+      http,
+      random: Math.random,
+      randomBytes,
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      log: createLogger('warn'),
+    },
+  );
+  if (a.options.bmcNetwork) await configureBmcNetwork(sim.api, a.options.bmcNetwork);
+  await sim.prepare();
+  const stopped = new Promise<void>((res) => {
+    process.once('SIGINT', () => res());
+    process.once('SIGTERM', () => res());
+  });
+  const report = await Promise.race([sim.run(), stopped.then(() => sim.report())]);
+  process.stdout.write(a.json ? JSON.stringify(report) + '\n' : formatReport(report));
+  if (a.keep) {
+    process.stderr.write('machines and BMCs keep running; Ctrl-C to stop\n');
+    await stopped;
+  }
+  await sim.stop();
+  return report.outcomes.error > 0 || report.outcomes.running > 0 ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -95,6 +145,8 @@ async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'machines':
       return (await import('./cli/machines.js')).machines(rest, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), tty: process.stderr.isTTY === true });
+    case 'simulate':
+      return simulate(rest);
     case 'power':
     case 'bootdev':
     case 'bmc':

@@ -112,6 +112,9 @@ export async function streamFile(file: SourceFile, res: ServerResponse, start: n
       pos += n;
       if (pending) await pending;
       pending = write(n === buf.length ? buf : buf.subarray(0, n));
+      // A client reset rejects the write while the next read is in flight; mark it handled now
+      // (it is still awaited below) or the unhandled rejection ends the appliance process.
+      pending.catch(() => {});
     }
     if (pending) await pending;
     res.end();

@@ -1,0 +1,87 @@
+/**
+ * An appliance configured for the simulator (docs/simulator.md): admin
+ * network 127.0.0.0/16 with node addresses 127.0.1.1-127.0.127.254 and the
+ * dynamic DHCP pool 127.0.128.1-127.0.255.254, DHCP/TFTP/HTTP on 127.0.0.1
+ * high ports, a small placeholder discovery image (the simulator reads only a
+ * byte budget of it), and a simulation wired to it.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nextPort, startAppliance, type RunningAppliance } from './appliance.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { nodeSimHttp } from '../../src/sim/http-client.js';
+import { Simulation, type SimulateOptions } from '../../src/sim/simulator.js';
+import { configureBmcNetwork } from '../../src/sim/operator.js';
+
+/** Ports of a simulator appliance. */
+export interface SimAppliance {
+  app: RunningAppliance;
+  dhcpPort: number;
+  tftpPort: number;
+}
+
+/** Start an appliance for simulation. */
+export async function startSimAppliance(extra: Record<string, unknown> = {}): Promise<SimAppliance> {
+  const img = mkdtempSync(join(tmpdir(), 'crowbar-sim-img-'));
+  mkdirSync(img, { recursive: true });
+  writeFileSync(join(img, 'vmlinuz'), randomBytes(256 * 1024));
+  writeFileSync(join(img, 'initrd.img'), randomBytes(512 * 1024));
+  const dhcpPort = nextPort() + 3000;
+  const tftpPort = nextPort() + 3000;
+  const app = await startAppliance({
+    config: {
+      log_level: 'warn',
+      admin_network: { interface: 'lo', address: '127.0.0.1/16', domain: 'sim.test', host_range_start: '127.0.1.1', host_range_end: '127.0.127.254' },
+      discovery: { image_dir: img, poll_seconds: 1 },
+      services: {
+        dhcp: { enabled: true, bind: '127.0.0.1', port: dhcpPort, range_start: '127.0.128.1', range_end: '127.0.255.254', lease_seconds: 3600 },
+        tftp: { enabled: true, bind: '127.0.0.1', port: tftpPort, requests_per_second: 500 },
+      },
+      ...extra,
+    },
+  });
+  return { app, dhcpPort, tftpPort };
+}
+
+/** A simulation against `s`, with test defaults overridden by `o`. */
+export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): Promise<Simulation> {
+  const http = nodeSimHttp();
+  const opts: SimulateOptions = {
+    nodes: 10,
+    racks: 2,
+    seed: `t${process.pid}`,
+    apiUrl: s.app.baseUrl,
+    apiToken: s.app.token,
+    dhcp: { host: '127.0.0.1', port: s.dhcpPort },
+    tftpPort: s.tftpPort,
+    bmcPort: 623,
+    relayPrefix: '127.0.0',
+    bmcFactoryOctet: 150,
+    faults: {},
+    lossShare: 0.2,
+    installMs: 0,
+    pollMs: 500,
+    tftpBytes: 16 * 1024,
+    imageBytes: 64 * 1024,
+    autoAllocate: true,
+    powerOnPerSecond: 100,
+    deadlineMs: 100_000,
+    timeoutMs: 30_000,
+    ...o,
+  };
+  const sim = new Simulation(opts, {
+    udp: () => createSocket('udp4'),
+    http,
+    random: Math.random,
+    randomBytes,
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    log: createLogger('warn'),
+  });
+  await configureBmcNetwork(sim.api, opts.bmcNetwork ?? '127.65.0.0/16');
+  await sim.prepare();
+  return sim;
+}
