@@ -15,6 +15,8 @@ APT_PKGS=(
   radvd
   # discovery image build
   busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted
+  # admin-node ISO build (images/build-iso.sh, docs/iso.md)
+  mmdebstrap xorriso squashfs-tools mtools dosfstools grub-pc-bin grub-efi-amd64-bin grub-common fdisk e2fsprogs zstd
   # network plumbing and packet filters for the tests
   iproute2 nftables procps tcpdump
   # real protocol peers for the tests
