@@ -51,7 +51,7 @@ hash_of() { sha256sum | cut -c1-16; }
 # Recipe versions: bump one when the commands of its step below change (the cache keys hash
 # these and the step's input files, not this whole script, so an edit elsewhere does not
 # recompile better-sqlite3).
-RECIPE_MODS=mods-1 RECIPE_APP=app-1 RECIPE_SQUASHFS=squashfs-1 RECIPE_ISO=iso-1
+RECIPE_MODS=mods-1 RECIPE_APP=app-1 RECIPE_SQUASHFS=squashfs-2 RECIPE_ISO=iso-1
 
 VERSION=$(node -p "require('$ROOT/package.json').version")
 GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo nogit)
@@ -197,7 +197,7 @@ if ((FORCE)) || [[ ! -f "$SQ/rootfs.squashfs" ]]; then
   ls "$W/r/lib/modules" > "$SQ.tmp/kernel-version"
   # modules for the installer initramfs come from the same kernel
   tar -C "$W/r" -cf "$SQ.tmp/modules.tar" lib/modules
-  mksquashfs "$W/r" "$SQ.tmp/rootfs.squashfs" -comp zstd -Xcompression-level 15 -noappend -quiet -progress >/dev/null
+  mksquashfs "$W/r" "$SQ.tmp/rootfs.squashfs" -comp zstd -Xcompression-level 6 -noappend -quiet -progress >/dev/null
   rm -rf "$SQ"; mv "$SQ.tmp" "$SQ"
   rm -rf "$W"; trap - EXIT
 fi

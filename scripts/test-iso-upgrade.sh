@@ -60,12 +60,11 @@ start() {
   ip netns exec "$NS" chroot --userspec=crowbar:crowbar "$R" env HOME=/var/lib/crowbar PATH=/opt/crowbar/node/bin:/usr/bin:/bin \
     /opt/crowbar/bin/crowbar serve --config /etc/crowbar/crowbar.yaml > "$W/appliance.log" 2>&1 &
   APID=$!
-  for _ in $(seq 1 120); do ip netns exec "$NS" curl -fsS -o /dev/null "$URL/api/v1/health" && return 0; kill -0 "$APID" 2>/dev/null || break; sleep 1; done
+  for _ in $(seq 1 120); do ip netns exec "$NS" curl -fs -o /dev/null "$URL/api/v1/health" && return 0; kill -0 "$APID" 2>/dev/null || break; sleep 1; done
   grep -v -i -E 'token|password' "$W/appliance.log" >&2 || true; die "the appliance did not start"
 }
 stop() { kill "$APID"; wait "$APID" 2>/dev/null || true; APID=""; }
 api() { ip netns exec "$NS" curl -fsS -H "authorization: Bearer $(cat "$R/var/lib/crowbar/admin.token")" "$@"; }
-schema() { inroot /opt/crowbar/node/bin/node -e "const D=require('/opt/crowbar/node_modules/better-sqlite3'); const d=new D(process.argv[1]); ${1:-}; console.log(d.pragma('user_version',{simple:true})); d.close()" /var/lib/crowbar/crowbar.db; }
 
 start
 api -H 'content-type: application/json' -d '{"macs":["52:54:00:aa:bb:01"]}' "$URL/api/v1/nodes" >/dev/null
@@ -86,7 +85,7 @@ rm -rf "$W/new"; dpkg-deb -R "$DEB" "$W/new"
 NEWVER="$OLDVER.upgrade1"
 sed -i "s/^Version: .*/Version: $NEWVER/" "$W/new/DEBIAN/control"
 echo "$NEWVER" > "$W/new/opt/crowbar/VERSION"
-dpkg-deb --root-owner-group -Zxz -z1 -b "$W/new" "$R/tmp/new.deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip -z1 -b "$W/new" "$R/tmp/new.deb" >/dev/null
 inroot dpkg -i /tmp/new.deb > "$W/dpkg-new.log" 2>&1 || { cat "$W/dpkg-new.log" >&2; die "dpkg -i $NEWVER"; }
 [[ "$(inroot dpkg-query -W -f '${Version}' crowbar)" == "$NEWVER" ]] || die "crowbar $NEWVER not installed"
 (cd "$R/var/lib/crowbar" && find . -type f | LC_ALL=C sort | xargs sha256sum) > "$W/after"

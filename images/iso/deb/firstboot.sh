@@ -62,7 +62,7 @@ setup() {
 ready() {
   url=http://127.0.0.1/api/v1/health
   i=0
-  until curl -fsS -o /dev/null --max-time 5 "$url"; do
+  until curl -fs -o /dev/null --max-time 5 "$url"; do
     i=$((i + 1)); [ $i -lt 300 ] || { log "the appliance did not answer $url (journalctl -u crowbar)"; exit 1; }
     sleep 2
   done
