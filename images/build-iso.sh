@@ -235,6 +235,10 @@ if ((FORCE)) || [[ ! -f "$ISO" || "$(cat "$ISO.key" 2>/dev/null)" != "$iso_key" 
   rm -rf "$S"; trap - EXIT
 fi
 cp "$DEB" "$OUT/crowbar_${DEBVER}_amd64.deb"
+# keep only this build's ISO and package in --out (older ones are rebuilt from the cache on demand)
+for f in "$OUT"/crowbar-*.iso "$OUT"/crowbar-*.iso.key "$OUT"/crowbar_*_amd64.deb; do
+  case "$f" in "$ISO"|"$ISO.key"|"$OUT/crowbar_${DEBVER}_amd64.deb") ;; *) rm -f "$f" ;; esac
+done
 ln -sfn "$(basename "$ISO")" "$OUT/crowbar.iso"
 log "done: $ISO ($(du -h "$ISO" | cut -f1), $(stat -c %s "$ISO") bytes) in $((SECONDS - T0)) s"
 echo "$ISO"
