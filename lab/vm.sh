@@ -12,6 +12,9 @@
 #   --disks N          number of such disks (1; disk N>1 has serial DSK-<serial>-N), e.g. 2 for RAID1
 #   --serialno S       DMI system serial (default CB-<NAME>)
 #   --reboot           a guest reboot restarts the VM (default: reboot = power off, -no-reboot)
+#   --cdrom ISO        attach ISO as a CD-ROM (AHCI), booted after the disk: an empty disk falls
+#                      through to the CD, an installed one boots itself (the admin-node ISO test)
+#   --media IMG        attach IMG as an extra read-only virtio disk (e.g. a CROWBAR-SEED image)
 #   --ipmi-port H:P    in-band IPMI: a KCS interface (qemu ipmi-bmc-extern + isa-ipmi-kcs) wired to
 #                      the BMC simulator's "serial ... codec VM" port at H:P (bmc.sh --inband sets it)
 # vm.sh stop NAME | status NAME | wait NAME [TIMEOUT_S] | list
@@ -38,20 +41,21 @@ case "$cmd" in
 esac
 mkdir -p "$D"
 hex=$(printf '%s' "$CBLAB_NAME/$name" | md5sum | cut -c1-4)
-MAC="52:54:00:cb:${hex:0:2}:${hex:2:2}"; FW=bios; NIC=virtio; ROM=ipxe; MEM=256; CPUS=1; DISK=4G; SERIALNO="CB-$name"; REBOOT=0; IPMI_PORT=; DISKS=1
+MAC="52:54:00:cb:${hex:0:2}:${hex:2:2}"; FW=bios; NIC=virtio; ROM=ipxe; MEM=256; CPUS=1; DISK=4G; SERIALNO="CB-$name"; REBOOT=0; IPMI_PORT=; DISKS=1; CDROM=; MEDIA=
 [[ -f "$D/config" ]] && source "$D/config"
 while (($#)); do
   case "$1" in
     --mac) MAC=$2; shift ;; --fw) FW=$2; shift ;; --nic) NIC=$2; shift ;; --rom) ROM=$2; shift ;;
     --mem) MEM=$2; shift ;; --cpus) CPUS=$2; shift ;; --disk) DISK=$2; shift ;; --serialno) SERIALNO=$2; shift ;;
     --reboot) REBOOT=1 ;; --ipmi-port) IPMI_PORT=$2; shift ;; --disks) DISKS=$2; shift ;;
+    --cdrom) CDROM=$(readlink -f "$2"); shift ;; --media) MEDIA=$(readlink -f "$2"); shift ;;
     *) lab_die "unknown option $1" ;;
   esac
   shift
 done
 [[ "$FW" == bios || "$FW" == uefi ]] || lab_die "--fw bios|uefi"
 [[ "$DISKS" =~ ^[1-8]$ ]] || lab_die "--disks 1-8"
-declare -p MAC FW NIC ROM MEM CPUS DISK SERIALNO REBOOT IPMI_PORT DISKS | sed 's/^declare -- //' > "$D/config"
+declare -p MAC FW NIC ROM MEM CPUS DISK SERIALNO REBOOT IPMI_PORT DISKS CDROM MEDIA | sed 's/^declare -- //' > "$D/config"
 [[ -n "${CBLAB_CONFIG_ONLY:-}" ]] && exit 0
 lab_pid_alive "$D/qemu.pid" && { rm -f "$D/starting"; lab_log "vm $name already on"; exit 0; }
 
@@ -64,6 +68,8 @@ if [[ "$accel" == kvm ]]; then ACC=(-accel kvm -cpu host,-arch-capabilities); el
 uuid=$(printf '%s' "$CBLAB_NAME/$name" | md5sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
 bootdev=$(cat "$D/bootdev" 2>/dev/null || echo pxe)
 if [[ "$bootdev" == disk ]]; then nic_bi=2; disk_bi=1; else nic_bi=1; disk_bi=2; fi
+# a machine with a CD boots disk, then CD, then (last) the network
+[[ -n "$CDROM" ]] && { disk_bi=1; cd_bi=2; nic_bi=3; }
 case "$NIC" in virtio) NICDEV=virtio-net-pci ;; e1000) NICDEV=e1000 ;; *) lab_die "--nic virtio|e1000" ;; esac
 # Leave qemu's default NIC ROM (efi-virtio.rom / efi-e1000.rom: BIOS + EFI iPXE). Passing the
 # same file explicitly as romfile= breaks BIOS boot: qemu patches the PCI ids only of its default.
@@ -83,6 +89,14 @@ if [[ "$DISK" != none ]]; then
     [[ -f "$D/disk$i.qcow2" ]] || qemu-img create -q -f qcow2 "$D/disk$i.qcow2" "$DISK"
     Q+=(-drive "if=none,id=d$i,file=$D/disk$i.qcow2,format=qcow2" -device "virtio-blk-pci,drive=d$i,serial=DSK-$SERIALNO-$i")
   done
+fi
+if [[ -n "$CDROM" ]]; then
+  [[ -f "$CDROM" ]] || lab_die "--cdrom $CDROM: no such file"
+  Q+=(-drive "if=none,id=cd0,file=$CDROM,format=raw,media=cdrom,readonly=on" -device "ide-cd,drive=cd0,bus=ide.0,bootindex=$cd_bi")
+fi
+if [[ -n "$MEDIA" ]]; then
+  [[ -f "$MEDIA" ]] || lab_die "--media $MEDIA: no such file"
+  Q+=(-drive "if=none,id=m0,file=$MEDIA,format=raw,readonly=on" -device "virtio-blk-pci,drive=m0,serial=MEDIA-$SERIALNO")
 fi
 if [[ "$FW" == uefi ]]; then
   [[ -f "$D/OVMF_VARS.fd" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$D/OVMF_VARS.fd"
