@@ -191,3 +191,57 @@ describe('ReadTransfer timeout option', () => {
     expect(s.take()).toHaveLength(1); // then capped at 1 s (not 1.2 s)
   });
 });
+
+describe('ReadTransfer read-ahead', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('builds the next block before its ACK, never sends it early, and still retransmits while a read is pending', async () => {
+    const size = 4096 + 100;
+    const data = Buffer.alloc(size, 7);
+    let release: (() => void) | null = null;
+    const reads: number[] = [];
+    const sent: Buffer[] = [];
+    let result: TransferResult | null = null;
+    const t = new ReadTransfer({
+      file: {
+        size,
+        mtimeMs: 0,
+        read: (buf, off, len, pos) => {
+          reads.push(pos);
+          const n = data.copy(buf, off, pos, Math.min(size, pos + len));
+          // The second chunk's read stays pending until released.
+          return pos === 0 ? Promise.resolve(n) : new Promise((r) => (release = () => r(n)));
+        },
+        close: async () => {},
+      },
+      netascii: false,
+      negotiated: negotiate([], size, { maxBlksize: 65464, maxWindowsize: 64 }),
+      retry: { timeoutMs: 100, maxTimeoutMs: 400, retries: 3 },
+      chunkSize: 4096,
+      io: { send: (b, len) => sent.push(Buffer.from(b.subarray(0, len))), close: () => {} },
+      onEnd: (r) => (result = r),
+    });
+    const blocks = () => sent.splice(0).map((b) => b.readUInt16BE(2));
+    t.start();
+    await settle();
+    expect(blocks()).toEqual([1]); // one packet before the first ACK
+    for (let b = 1; b < 8; b++) {
+      t.onPacket(ack(b));
+      expect(blocks()).toEqual([b + 1]); // sent synchronously from a prebuilt slot
+    }
+    await settle();
+    expect(reads).toEqual([0, 4096]);
+    expect(sent).toHaveLength(0);
+    // Block 9 needs the pending chunk; the timer still resends block 8.
+    vi.advanceTimersByTime(100);
+    expect(blocks()).toEqual([8]);
+    t.onPacket(ack(8));
+    expect(sent).toHaveLength(0);
+    release!();
+    await settle();
+    expect(blocks()).toEqual([9]);
+    t.onPacket(ack(9));
+    expect(result).toMatchObject({ ok: true, bytes: size, blocks: 9, retransmits: 1 });
+  });
+});

@@ -242,7 +242,8 @@ export class TftpServer {
       retry: this.limits,
       now: () => this.o.clock.now(),
       io: {
-        send: (buf, len) => sock.send(buf, 0, len),
+        // A full-length buffer skips dgram's offset/length validation and subarray per send.
+        send: (buf, len) => (len === buf.length ? sock.send(buf) : sock.send(buf, 0, len)),
         close: () => closeQuietly(sock),
       },
       onEnd: (r) => {

@@ -11,6 +11,11 @@
  *  - Block numbers are 16 bits on the wire; transfers past block 65535 roll
  *    over to 0 (the convention of tftp-hpa, curl, atftp and iPXE).
  * At most one packet (OACK or DATA 1) is in flight before the first ACK.
+ *
+ * Per-ACK cost: the transfer keeps W + 1 block slots and builds the block
+ * after the window right after sending (read-ahead), so an ACK only moves the
+ * window, sends prebuilt slots and reads the clock; no allocation, no copy and
+ * no timer work sit between the ACK's arrival and the next DATA.
  */
 import { ERR, encode, OP, writeDataHeader } from './packet.js';
 import type { Negotiated } from './options.js';
@@ -69,8 +74,10 @@ export class ReadTransfer {
   private phase: Phase = 'data';
   private readonly blksize: number;
   private readonly window: number;
+  /** W + 1 prebuilt DATA packets: the window plus the block read ahead. */
   private readonly slots: Buffer[];
   private readonly slotLen: number[];
+  private readonly nslots: number;
   private readonly reader: BlockReader;
   /** Lowest unacknowledged block (absolute, 1-based). */
   private base = 1;
@@ -80,6 +87,10 @@ export class ReadTransfer {
   private built = 0;
   /** Absolute number of the final (short) block once known. */
   private finalBlock = Number.POSITIVE_INFINITY;
+  /** Payload length of the final block. */
+  private finalLen = 0;
+  /** Highest block sent so far (blocks are built ahead of sending). */
+  private sentMax = 0;
   private building = false;
   private tries = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -88,14 +99,15 @@ export class ReadTransfer {
   private timerDue = 0;
   private readonly now: () => number;
   private oackPacket: Buffer | null = null;
-  private readonly stats = { bytes: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 };
+  private readonly stats = { retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 };
 
   constructor(private readonly o: TransferOptions) {
     this.now = o.now ?? Date.now;
     this.blksize = o.negotiated.blksize;
     this.window = o.negotiated.windowsize;
-    this.slots = Array.from({ length: this.window }, () => Buffer.allocUnsafe(4 + this.blksize));
-    this.slotLen = new Array<number>(this.window).fill(0);
+    this.nslots = this.window + 1;
+    this.slots = Array.from({ length: this.nslots }, () => Buffer.allocUnsafeSlow(4 + this.blksize));
+    this.slotLen = new Array<number>(this.nslots).fill(0);
     const chunk = Math.max(o.chunkSize ?? 256 * 1024, this.blksize * Math.min(this.window, 16));
     this.reader = new BlockReader(o.file, chunk, o.netascii);
   }
@@ -107,6 +119,8 @@ export class ReadTransfer {
       this.oackPacket = encode({ op: OP.OACK, options: this.o.negotiated.oack });
       this.o.io.send(this.oackPacket, this.oackPacket.length);
       this.arm();
+      // DATA 1 waits for ACK 0 (RFC 2347 section 3), but it can be built now.
+      this.readAhead();
     } else {
       this.phase = 'data';
       this.pump();
@@ -183,60 +197,85 @@ export class ReadTransfer {
     this.pump();
   }
 
-  /** Send blocks while the window allows; builds blocks from the reader. */
+  /** Send blocks while the window allows, then build the block after the window. */
   private pump(): void {
     if (this.building || this.phase !== 'data') return;
-    const limit = this.base + this.window;
-    while (this.next < limit && this.next <= this.finalBlock) {
-      if (this.next > this.built) {
-        if (!this.buildSync()) {
-          this.building = true;
-          this.buildAsync().then(
-            () => {
-              this.building = false;
-              if (this.phase === 'data') this.pump();
-            },
-            (e: unknown) => {
-              this.building = false;
-              const msg = e instanceof Error ? e.message : String(e);
-              if (this.phase !== 'done') {
-                const err = encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: 'read error' });
-                this.o.io.send(err, err.length);
-                this.end(false, `read error: ${msg}`);
-              }
-            },
-          );
-          return;
-        }
+    for (;;) {
+      this.sendBuilt();
+      if (this.next >= this.base + this.window || this.next > this.finalBlock) break;
+      // The window has room for block `next` = built + 1, which is not built yet.
+      if (!this.buildSync()) {
+        this.buildAsync(true);
+        return;
       }
-      const i = this.next % this.window;
-      this.o.io.send(this.slots[i], this.slotLen[i]);
-      this.next++;
     }
     this.arm();
+    this.readAhead();
+  }
+
+  /** Send the already built blocks from `next` on, while the window allows. */
+  private sendBuilt(): void {
+    const limit = this.base + this.window;
+    while (this.next < limit && this.next <= this.built) {
+      const i = this.next % this.nslots;
+      this.o.io.send(this.slots[i], this.slotLen[i]);
+      if (this.next > this.sentMax) this.sentMax = this.next;
+      this.next++;
+    }
+  }
+
+  /**
+   * Build the next unbuilt block while its slot is free: slots hold blocks
+   * base .. base + W, so one block beyond the window can be ready before the
+   * ACK that opens room for it arrives. Never sends.
+   */
+  private readAhead(): void {
+    if (this.building || this.phase === 'done') return;
+    if (this.built >= this.finalBlock || this.built >= this.base + this.window) return;
+    if (!this.buildSync()) this.buildAsync(false);
+  }
+
+  /** Wait for the reader's next chunk, then build one block (and pump, when the window waits for it). */
+  private buildAsync(thenPump: boolean): void {
+    this.building = true;
+    void this.reader.take(this.slots[(this.built + 1) % this.nslots], 4, this.blksize).then(
+      (n) => {
+        this.building = false;
+        if (this.phase === 'done') return;
+        this.finishBuild(n);
+        if (this.phase !== 'data') return;
+        // An ACK that arrived while the chunk was read found `building` set and sent nothing.
+        if (thenPump || (this.next <= this.built && this.next < this.base + this.window)) this.pump();
+      },
+      (e: unknown) => {
+        this.building = false;
+        const msg = e instanceof Error ? e.message : String(e);
+        if (this.phase !== 'done') {
+          const err = encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: 'read error' });
+          this.o.io.send(err, err.length);
+          this.end(false, `read error: ${msg}`);
+        }
+      },
+    );
   }
 
   private finishBuild(n: number): void {
     const b = this.built + 1;
-    const i = b % this.window;
+    const i = b % this.nslots;
     writeDataHeader(this.slots[i], b);
     this.slotLen[i] = 4 + n;
-    this.stats.bytes += n;
     this.built = b;
-    if (n < this.blksize) this.finalBlock = b;
+    if (n < this.blksize) {
+      this.finalBlock = b;
+      this.finalLen = n;
+    }
   }
 
   private buildSync(): boolean {
-    const n = this.reader.takeSync(this.slots[(this.built + 1) % this.window], 4, this.blksize);
+    const n = this.reader.takeSync(this.slots[(this.built + 1) % this.nslots], 4, this.blksize);
     if (n < 0) return false;
     this.finishBuild(n);
     return true;
-  }
-
-  private async buildAsync(): Promise<void> {
-    const n = await this.reader.take(this.slots[(this.built + 1) % this.window], 4, this.blksize);
-    if (this.phase === 'done') return;
-    this.finishBuild(n);
   }
 
   private delay(): number {
@@ -295,12 +334,14 @@ export class ReadTransfer {
       this.arm();
       return;
     }
+    // Resend from the first unacknowledged block (the whole window, RFC 7440 section 4).
+    this.next = this.base;
     if (this.building) {
+      // A chunk read is in flight: resend what is built; its completion pumps the rest.
+      this.sendBuilt();
       this.arm();
       return;
     }
-    // Resend from the first unacknowledged block (the whole window, RFC 7440 section 4).
-    this.next = this.base;
     this.pump();
   }
 
@@ -311,6 +352,7 @@ export class ReadTransfer {
     this.timer = null;
     this.o.io.close();
     void this.o.file.close().catch(() => {});
-    this.o.onEnd({ ok, reason, blocks: this.built, ...this.stats });
+    const bytes = this.sentMax >= this.finalBlock ? (this.finalBlock - 1) * this.blksize + this.finalLen : this.sentMax * this.blksize;
+    this.o.onEnd({ ok, reason, blocks: this.sentMax, bytes, ...this.stats });
   }
 }
