@@ -25,7 +25,7 @@ cat > "$A/config.json" <<EOC
                      "host_range_start": "$CBLAB_NET.10", "host_range_end": "$CBLAB_NET.127" },
   "discovery": { "image_cache": "${CBLAB_IMAGE:-/var/cache/crowbar/discovery/image}" },
   "services": {
-    "dhcp": { "range_start": "$CBLAB_NET.128", "range_end": "$CBLAB_NET.199" },
+    "dhcp": { "range_start": "$CBLAB_NET.128", "range_end": "$CBLAB_NET.199", "relays": ${CBLAB_DHCP_RELAYS:-[]} },
     "http": { "bind": "0.0.0.0", "port": 80, "public_url": "http://$CBLAB_SERVER_IP" }
   }
 }

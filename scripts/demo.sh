@@ -10,10 +10,16 @@
 #     $CBLAB_HOST_IP <-> $CBLAB_HOST_PEER_IP; no traffic leaves the machine) and
 #     the admin token, then shows node states as they change;
 #  5. Ctrl-C stops and removes everything (namespaces, processes, VM disks).
-# Needs root. Env: DEMO_VMS (default 3), CBLAB_NET (default 10.123.45).
+# Needs root. Env: DEMO_VMS (default 3), DEMO_SIM_NODES (simulated machines alongside, default 3;
+# 0 for none), CBLAB_NET (default 10.123.45). Without qemu: scripts/demo-sim.sh (simulated machines only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "npm run demo must run as root (network namespaces, qemu, ipmi_sim)" >&2; exit 1; }
+# Without qemu (or DEMO_SIM_ONLY=1): simulated machines against a loopback appliance instead.
+if [[ -n "${DEMO_SIM_ONLY:-}" ]] || ! command -v qemu-system-x86_64 > /dev/null; then
+  echo "== qemu-system-x86_64 not available (or DEMO_SIM_ONLY set): running the demo with simulated machines"
+  exec bash scripts/demo-sim.sh
+fi
 export CBLAB_NAME=demo CBLAB_HOST_VETH=1
 : "${DEMO_VMS:=3}" "${CBLAB_NET:=10.123.45}" "${CBLAB_HOST_IP:=172.31.254.1}" "${CBLAB_HOST_PEER_IP:=172.31.254.2}"
 export CBLAB_NET CBLAB_HOST_IP CBLAB_HOST_PEER_IP
@@ -39,6 +45,12 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# A few simulated machines join the real ones (docs/simulator.md): they reach the appliance
+# over the namespace's loopback through a DHCP relay at 127.0.0.10 (relay pool below).
+: "${DEMO_SIM_NODES:=3}"
+if ((DEMO_SIM_NODES > 0)); then
+  export CBLAB_DHCP_RELAYS='[{"subnet": "127.0.0.0/16", "range_start": "127.0.128.1", "range_end": "127.0.128.250"}]'
+fi
 bash lab/down.sh --purge > /dev/null 2>&1   # leftovers of an earlier demo
 bash lab/up.sh || exit 1
 bash lab/ra.sh start || exit 1
@@ -62,9 +74,16 @@ for i in $(seq 1 "$DEMO_VMS"); do
   echo "   demo$i powered on through its BMC $bmc"
 done
 
+if ((DEMO_SIM_NODES > 0)); then
+  ip netns exec "$CBLAB_NS" setsid node --import tsx src/cli.ts simulate --nodes "$DEMO_SIM_NODES" --url http://127.0.0.1:80 \
+    --token "$TOKEN" --dhcp 127.0.0.1:67 --tftp-port 69 --bmc-network none --install-seconds 30 --rate 1 --keep \
+    > "$CBLAB_STATE/simulate.log" 2>&1 < /dev/null &
+  echo "   $DEMO_SIM_NODES simulated machines started alongside (log: $CBLAB_STATE/simulate.log)"
+fi
+
 cat <<EOM
 
-== Crowbar demo is running ($DEMO_VMS machines, accelerator $(lab_accel))
+== Crowbar demo is running ($DEMO_VMS machines + $DEMO_SIM_NODES simulated, accelerator $(lab_accel))
    API / console : $API/   (from this host, private veth; health: $API/api/v1/health)
    console login : admin / $PASSWORD
    admin token   : $TOKEN

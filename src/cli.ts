@@ -114,6 +114,7 @@ async function simulate(args: string[]): Promise<number> {
     { ...a.options, apiToken: token },
     {
       udp: () => createSocket('udp4'),
+      relayUdp: () => createSocket({ type: 'udp4', reuseAddr: true }),
       http,
       random: Math.random,
       randomBytes,

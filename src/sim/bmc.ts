@@ -68,6 +68,9 @@ interface Session {
   privilege: number;
   seq: number;
   lastUsed: number;
+  /** Replies kept for retransmitted RAKP1/RAKP3 (the console resends when a reply is late or lost). */
+  rakp2?: { rm: Buffer; reply: Buffer };
+  rakp4?: { code: Buffer; reply: Buffer };
 }
 
 const IDLE_MS = 60_000;
@@ -195,7 +198,9 @@ export class SimBmc {
   private rakp1(payload: Buffer): Buffer | null {
     const r = decodeRakp1(payload);
     const s = this.sessions.get(r.bmcSid);
-    if (!s || s.active) return null;
+    if (!s) return null;
+    if (s.rakp2 && s.rakp2.rm.equals(r.consoleRandom)) return s.rakp2.reply;
+    if (s.active) return null;
     const fail = (status: number) => {
       this.counters.authFailures++;
       this.sessions.delete(s.bmcSid);
@@ -211,13 +216,17 @@ export class SimBmc {
     s.user = user;
     s.privilege = want === 0 ? user.privilege : want;
     const authCode = rakp2AuthCode(s.suite, userKey(user.password), values);
-    return this.plain(PayloadType.rakp2, encodeRakp2({ tag: r.tag, status: 0, consoleSid: s.consoleSid, bmcRandom: values.bmcRandom, bmcGuid: values.bmcGuid, authCode }));
+    const reply = this.plain(PayloadType.rakp2, encodeRakp2({ tag: r.tag, status: 0, consoleSid: s.consoleSid, bmcRandom: values.bmcRandom, bmcGuid: values.bmcGuid, authCode }));
+    s.rakp2 = { rm: r.consoleRandom, reply };
+    return reply;
   }
 
   private rakp3(payload: Buffer): Buffer | null {
     const r = decodeRakp3(payload);
     const s = this.sessions.get(r.bmcSid);
-    if (!s || !s.values || !s.user || s.active) return null;
+    if (!s || !s.values || !s.user) return null;
+    if (s.rakp4 && s.rakp4.code.equals(r.authCode)) return s.rakp4.reply;
+    if (s.active) return null;
     if (r.status !== 0) {
       // The console refused our RAKP2 (its password differs from ours).
       this.counters.authFailures++;
@@ -235,7 +244,9 @@ export class SimBmc {
     s.k2 = additionalKey(s.suite, sik, 2);
     s.active = true;
     this.counters.sessions++;
-    return this.plain(PayloadType.rakp4, encodeRakp4({ tag: r.tag, status: 0, consoleSid: s.consoleSid, icv: rakp4Icv(s.suite, sik, s.values) }));
+    const reply = this.plain(PayloadType.rakp4, encodeRakp4({ tag: r.tag, status: 0, consoleSid: s.consoleSid, icv: rakp4Icv(s.suite, sik, s.values) }));
+    s.rakp4 = { code: r.authCode, reply };
+    return reply;
   }
 
   private expire(): void {
@@ -281,7 +292,8 @@ export class SimBmc {
         if (!needs(Privilege.operator)) return cc(0xd4);
         const action = (Object.entries(CHASSIS_CONTROL).find(([, v]) => v === (d[0] & 0x0f))?.[0] ?? null) as ChassisAction | null;
         if (!action || action === 'diag') return cc(0xcc);
-        if (action === 'off' || action === 'soft') this.powerOn = false;
+        // A cycle is off first; the machine turns the power back on after its off time.
+        if (action === 'off' || action === 'soft' || action === 'cycle') this.powerOn = false;
         else this.powerOn = true;
         this.o.events.chassis(action);
         return ok();

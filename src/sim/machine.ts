@@ -57,6 +57,8 @@ export interface MachineContext {
 class Superseded extends Error {}
 
 const KV = /^([A-Z_]+)=(.*)$/;
+/** How long a power cycle keeps the chassis off. */
+const CYCLE_OFF_MS = 3000;
 
 /** One simulated machine. */
 export class SimMachine {
@@ -110,6 +112,14 @@ export class SimMachine {
     if (action === 'off' || action === 'soft') this.powerOff();
     else if (action === 'on') {
       if (!this.powered) this.powerOn();
+    } else if (action === 'cycle') {
+      // Off for a moment (the power service watches for the off phase), then on again.
+      this.powered = false;
+      this.bmc.powerOn = false;
+      const gen = ++this.gen;
+      void this.ctx.sleep(CYCLE_OFF_MS).then(() => {
+        if (gen === this.gen) this.reset();
+      });
     } else this.reset();
   }
 
@@ -141,12 +151,19 @@ export class SimMachine {
     this.start();
   }
 
-  private start(): void {
+  private start(firmwareRetry = 0): void {
     const gen = ++this.gen;
-    this.boots++;
+    if (firmwareRetry === 0) this.boots++;
     this.ctx.mark(this, 'power-on');
-    void this.boot(gen).catch((e) => {
+    void this.boot(gen).catch(async (e) => {
       if (e instanceof Superseded) return;
+      // A PXE ROM that gets no DHCP/TFTP answer retries the network boot a few times.
+      if (firmwareRetry < 2 && gen === this.gen) {
+        this.errors.push(`boot attempt ${firmwareRetry + 1}: ${errorMessage(e)}`);
+        await this.ctx.sleep(2000);
+        if (gen === this.gen) this.start(firmwareRetry + 1);
+        return;
+      }
       this.settle('error', errorMessage(e));
     });
   }
@@ -201,7 +218,11 @@ export class SimMachine {
 
   private async transition(to: string, reason?: string): Promise<void> {
     const r = await this.http('POST', '/api/v1/agent/transition', { token: this.token, json: reason ? { to, reason } : { to } });
-    this.json(r, `transition to ${to}`);
+    if (r.status === 409) {
+      // A retried POST whose first attempt did commit (its reply was lost to a timeout): the node is there already.
+      const now = this.json(await this.http('GET', '/api/v1/agent/next', { token: this.token }), 'agent/next');
+      if (now.state !== to) this.json(r, `transition to ${to}`);
+    } else this.json(r, `transition to ${to}`);
     this.ctx.mark(this, to);
   }
 
@@ -324,8 +345,15 @@ export class SimMachine {
     await configureUser(kcs, { channel, userId: Number(kv.BMC_USER_ID ?? 3), name: kv.BMC_USER, password: kv.BMC_PASSWORD });
     if (kv.BMC_IP) {
       await setLanAddress(kcs, channel, { ip: kv.BMC_IP, netmask: kv.BMC_NETMASK, gateway: kv.BMC_GATEWAY, vlan: kv.BMC_VLAN && kv.BMC_VLAN !== 'off' ? Number(kv.BMC_VLAN) : null });
-      // The BMC answers on its new address from now on (a real BMC moves).
-      await this.endpoint.listen(kv.BMC_IP);
+      // The BMC answers on its new address from now on (a real BMC moves). Where that address
+      // cannot be local (a bmc network outside 127/8, e.g. next to real VMs), it stays where it was.
+      const old = this.endpoint.address;
+      try {
+        await this.endpoint.listen(kv.BMC_IP);
+      } catch (e) {
+        this.errors.push(`BMC cannot move to ${kv.BMC_IP} (${errorMessage(e)}); it keeps answering on ${old}`);
+        await this.endpoint.listen(old);
+      }
     }
     this.ctx.mark(this, 'bmc-configured');
   }

@@ -66,6 +66,8 @@ export interface SimulateOptions {
 /** Injected I/O. */
 export interface SimulateDeps {
   udp: UdpFactory;
+  /** Sockets of the rack relays (with SO_REUSEADDR when the appliance binds 0.0.0.0 on the same port); `udp` when absent. */
+  relayUdp?: UdpFactory;
   http: SimHttp;
   random: () => number;
   randomBytes: (n: number) => Buffer;
@@ -163,7 +165,7 @@ export class Simulation {
   /** Bind relays and BMCs (nothing is sent yet). */
   async prepare(): Promise<void> {
     for (let r = 0; r < this.o.racks; r++) {
-      const relay = new DhcpRelay(`${this.o.relayPrefix}.${10 + r}`, this.o.dhcp, this.d.udp);
+      const relay = new DhcpRelay(`${this.o.relayPrefix}.${10 + r}`, this.o.dhcp, this.d.relayUdp ?? this.d.udp);
       await relay.start();
       this.relays.push(relay);
     }

@@ -52,13 +52,14 @@ export async function tftpRead(udp: () => Socket, o: TftpReadOptions): Promise<T
     return await new Promise<TftpRead>((resolve, reject) => {
       let tries = 0;
       let timer: NodeJS.Timeout;
+      // Exponential backoff per retransmission (as PXE ROMs do), capped at 4x the first wait.
       const arm = () => {
         clearTimeout(timer);
         timer = setTimeout(() => {
           if (++tries >= o.attempts) return reject(new CrowbarError('service.failed', `TFTP ${o.file}: no answer after ${o.attempts} tries (block ${expect})`));
           send();
           arm();
-        }, o.timeoutMs);
+        }, o.timeoutMs * Math.min(4, 2 ** tries));
       };
       const finish = (complete: boolean) => {
         clearTimeout(timer);
