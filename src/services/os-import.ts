@@ -6,7 +6,7 @@
  * import leaves the previous medium of that name intact.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { constants as fsConstants, createReadStream, promises as fsp } from 'node:fs';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import type { Clock } from '../lib/clock.js';
 import { CrowbarError, errorMessage } from '../lib/errors.js';
@@ -73,6 +73,30 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Copy a media tree into `dst` (which must not exist): files are hard-linked
+ * when source and destination share a file system (a root image of hundreds
+ * of MB is then registered without a second copy; the build replaces its
+ * files by rename, never in place), otherwise copied. Symbolic links are
+ * kept as links (file serving refuses any that leave the medium); special
+ * files are refused.
+ */
+export async function linkOrCopyTree(src: string, dst: string): Promise<void> {
+  await fsp.mkdir(dst, { mode: 0o755 });
+  for (const e of await fsp.readdir(src, { withFileTypes: true })) {
+    const from = join(src, e.name);
+    const to = join(dst, e.name);
+    if (e.isDirectory()) await linkOrCopyTree(from, to);
+    else if (e.isFile()) {
+      await fsp.link(from, to).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV' && err.code !== 'EPERM' && err.code !== 'EACCES') throw err;
+        await fsp.copyFile(from, to, fsConstants.COPYFILE_EXCL);
+      });
+    } else if (e.isSymbolicLink()) await fsp.symlink(await fsp.readlink(from), to);
+    else throw new CrowbarError('bad_request', `${from}: not a plain file, directory or symbolic link`);
+  }
+}
+
 /** Imports and removes OS media under one directory. */
 export class OsImporter {
   constructor(
@@ -113,9 +137,7 @@ export class OsImporter {
       const got = await sha256File(join(src, m.image));
       if (got !== m.sha256) throw new CrowbarError('bad_request', `${src}/${m.image}: sha256 ${got} does not match the manifest's ${m.sha256}`);
     }
-    return this.install(m, async (tmp) => {
-      await fsp.cp(src, tmp, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
-    });
+    return this.install(m, (tmp) => linkOrCopyTree(src, tmp));
   }
 
   /**

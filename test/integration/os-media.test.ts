@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,8 @@ describe.skipIf(!have('curl'))('OS media import and serving', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body).toMatchObject({ name: 'debian-12-amd64-image', method: 'image', image: 'rootfs.tar.zst', url: `${app.baseUrl}/os/debian-12-amd64-image/` });
     expect(r.body.meta.size).toBe(img.length);
+    // same file system: the image is hard-linked into the data directory, not copied
+    expect(statSync(join(app.dataDir, 'os', 'debian-12-amd64-image', 'rootfs.tar.zst')).ino).toBe(statSync(join(src, 'rootfs.tar.zst')).ino);
     const list = await app.api('/api/v1/os');
     expect(list.body.os.map((m: { name: string }) => m.name)).toEqual(['debian-12-amd64-image']);
     const full = await curl([`${app.baseUrl}/os/debian-12-amd64-image/rootfs.tar.zst`]);
