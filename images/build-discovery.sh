@@ -32,6 +32,8 @@ while (($#)); do
   shift
 done
 log() { printf '[build-discovery] %s\n' "$*" >&2; }
+# shellcheck source=lib/initramfs.sh
+. "$HERE/lib/initramfs.sh"
 die() { log "ERROR: $*"; exit 1; }
 
 TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted /usr/bin/efibootmgr /usr/sbin/mke2fs)
@@ -63,7 +65,7 @@ fi
 # 2. cache key: every input that changes the output
 key=$( {
   sha256sum "$deb" | cut -d' ' -f1
-  cat "$0"
+  cat "$0" "$HERE/lib/initramfs.sh"
   find "$HERE/agent" -type f | LC_ALL=C sort | xargs sha256sum
   for t in /bin/busybox "${TOOLS[@]}" /etc/mke2fs.conf; do sha256sum "$t"; done
 } | sha256sum | cut -c1-16)
@@ -87,40 +89,9 @@ else
   cp /bin/busybox "$R/bin/busybox"
   ln -s busybox "$R/bin/sh"
 
-  # modules in dependency order
-  declare -A KO=() SEEN=()
-  while IFS= read -r f; do b=${f##*/}; b=${b%%.ko*}; KO[${b//-/_}]=$f; done < <(find "$mroot/kernel" -name '*.ko*')
-  BUILTIN=" $(sed -e 's#.*/##' -e 's/\.ko$//' -e 's/-/_/g' "$mroot/modules.builtin" 2>/dev/null | tr '\n' ' ') "
-  ORDER=()
-  visit() {
-    local m=$1 d
-    [[ -n "${SEEN[$m]:-}" ]] && return 0
-    SEEN[$m]=1
-    [[ "$BUILTIN" == *" $m "* ]] && return 0
-    if [[ -z "${KO[$m]:-}" ]]; then log "module $m not in $kpkg, skipped"; return 0; fi
-    for d in $(modinfo -F depends "${KO[$m]}" | tr ',' ' '); do visit "${d//-/_}"; done
-    ORDER+=("$m")
-  }
-  for m in "${MODULES[@]}"; do visit "$m"; done
-  for m in "${ORDER[@]}"; do
-    case "${KO[$m]}" in
-      *.ko.xz) xz -dc "${KO[$m]}" > "$R/lib/modules/$kver/$m.ko" ;;
-      *.ko.zst) zstd -qdc "${KO[$m]}" > "$R/lib/modules/$kver/$m.ko" ;;
-      *) cp "${KO[$m]}" "$R/lib/modules/$kver/$m.ko" ;;
-    esac
-  done
-  printf '%s\n' "${ORDER[@]}" > "$R/lib/modules/$kver/load.order"
-  log "modules: ${ORDER[*]}"
-
-  # tools + their shared libraries (as ldd resolves them on this Debian system)
-  for t in "${TOOLS[@]}"; do
-    cp "$t" "$R$t"
-    for lib in $(ldd "$t" | awk '/=>/ && $3 ~ /^\// {print $3} /^[ \t]*\// {print $1}'); do
-      [[ -e "$R$lib" ]] && continue
-      mkdir -p "$R$(dirname "$lib")"
-      cp -L "$lib" "$R$lib"
-    done
-  done
+  # modules in dependency order; tools with their shared libraries (images/lib/initramfs.sh)
+  initramfs_modules "$R" "$kver" "$mroot" "${MODULES[@]}"
+  initramfs_tools "$R" "${TOOLS[@]}"
 
   # the agent
   cp "$HERE/agent/init" "$R/init"

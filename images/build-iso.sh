@@ -205,7 +205,7 @@ log "squashfs: $SQ/rootfs.squashfs ($(du -h "$SQ/rootfs.squashfs" | cut -f1))"
 
 [[ "$UNTIL" == squashfs ]] && exit 0
 # --- 7. installer initramfs ------------------------------------------------------------------
-inst_key=$( { echo "$sq_key"; sha256sum "$HERE/iso/build-installer.sh"; find "$HERE/iso/installer" -type f | LC_ALL=C sort | xargs sha256sum; } | hash_of)
+inst_key=$( { echo "$sq_key"; sha256sum "$HERE/iso/build-installer.sh" "$HERE/lib/initramfs.sh"; find "$HERE/iso/installer" -type f | LC_ALL=C sort | xargs sha256sum; } | hash_of)
 INST="$CACHE/installer/$inst_key"
 if ((FORCE)) || [[ ! -f "$INST/installer.img" ]]; then
   log "installer: initramfs (key $inst_key)"
