@@ -32,7 +32,10 @@ root="${CB_CHEF_ROOT:-/var/lib/crowbar/chef/$bc/$proposal/$role}"
 base="$CROWBAR_URL/api/v1/nodes/$CROWBAR_NODE/chef/$bc/$proposal/$role"
 umask 077
 mkdir -p "$root/nodes" "$root/environments" "$root/cache"
-get() { curl -fsS --retry 3 -H "Authorization: Bearer $token" -o "$2" "$base/$1"; }
+# the token reaches curl through a 0600 header file (umask 077 above), never on its command line
+printf 'Authorization: Bearer %s\n' "$token" > "$root/.auth"
+trap 'rm -f "$root/.auth"' EXIT
+get() { curl -fsS --retry 3 -H @"$root/.auth" -o "$2" "$base/$1"; }
 get node.json "$root/nodes/$CROWBAR_NODE.json"
 env=$(grep -o '"chef_environment": *"[A-Za-z0-9_.-]*"' "$root/nodes/$CROWBAR_NODE.json" | head -n 1 | sed 's/.*: *"\(.*\)"/\1/')
 [ -n "$env" ] || { echo "chef-role: node.json names no chef_environment" >&2; exit 1; }
