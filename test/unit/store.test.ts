@@ -8,6 +8,7 @@ import { MIGRATIONS } from '../../src/store/migrations.js';
 import { NodeRepo } from '../../src/store/nodes.js';
 import { AllocationRepo } from '../../src/store/allocations.js';
 import { TokenRepo } from '../../src/store/tokens.js';
+import { AgentTokenRepo, LAST_USED_RESOLUTION_MS } from '../../src/store/agent-tokens.js';
 import { isCrowbarError } from '../../src/lib/errors.js';
 
 const dirs: string[] = [];
@@ -121,5 +122,29 @@ describe('tokens', () => {
     expect(t.verify(token + 'x')).toBeUndefined();
     const raw = JSON.stringify(db.prepare('SELECT * FROM api_tokens').all());
     expect(raw).not.toContain(token);
+  });
+});
+
+describe('agent tokens', () => {
+  it('verifies by hash, revokes on reissue, and marks use at most once per resolution', () => {
+    const db = openDatabase(':memory:');
+    const node = new NodeRepo(db).create({ name: 'a.test', macs: ['52:54:00:00:00:01'], state: 'discovered', cause: 't' }, 1);
+    const tokens = new AgentTokenRepo(db);
+    const lastUsed = () => (db.prepare('SELECT last_used_at FROM agent_tokens WHERE node_id = ?').get(node.id) as { last_used_at: number | null }).last_used_at;
+    const t1 = tokens.issue(node.id, 1000);
+    expect(tokens.verify(t1, 2000)).toBe(node.id);
+    expect(lastUsed()).toBe(2000);
+    // within the resolution: no write
+    expect(tokens.verify(t1, 2000 + LAST_USED_RESOLUTION_MS - 1)).toBe(node.id);
+    expect(lastUsed()).toBe(2000);
+    // past it: written again
+    expect(tokens.verify(t1, 2000 + LAST_USED_RESOLUTION_MS)).toBe(node.id);
+    expect(lastUsed()).toBe(2000 + LAST_USED_RESOLUTION_MS);
+    // a new token replaces the old one
+    const t2 = tokens.issue(node.id, 5000);
+    expect(tokens.verify(t1, 6000)).toBeUndefined();
+    expect(tokens.verify(t2, 6000)).toBe(node.id);
+    tokens.revoke(node.id);
+    expect(tokens.verify(t2, 7000)).toBeUndefined();
   });
 });
