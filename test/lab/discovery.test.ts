@@ -83,15 +83,7 @@ describe.skipIf(!can.ok)('lab: PXE discovery of qemu machines', () => {
     });
   }, 600_000);
 
-  afterAll(() => {
-    if (!lab) return;
-    try {
-      process.stdout.write(`[lab] appliance log tail:\n${readFileSync(join(lab.state, 'appliance.log'), 'utf8').split('\n').slice(-15).join('\n')}\n`);
-    } catch {
-      /* no log */
-    }
-    lab.down();
-  }, 120_000);
+  afterAll(() => lab?.teardown(), 120_000);
 
   it('BIOS and UEFI machines PXE-boot and appear as discovered with their real hardware', async () => {
     const t0 = Date.now();

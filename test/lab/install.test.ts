@@ -113,15 +113,7 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
     lab.run('bmc.sh', ['start', 'vm1', '--ip', `${lab.net}.200`, '--inband', '--', '--fw', FW, '--mem', '768', '--disk', '4G', '--reboot']);
   }, 2_400_000);
 
-  afterAll(() => {
-    if (!lab) return;
-    try {
-      process.stdout.write(`[lab] appliance log tail:\n${readFileSync(join(lab.state, 'appliance.log'), 'utf8').split('\n').slice(-15).join('\n')}\n`);
-    } catch {
-      /* no log */
-    }
-    lab.down();
-  }, 120_000);
+  afterAll(() => lab?.teardown(), 120_000);
 
   it('power-on -> discovered -> hardware-installed -> image install -> reboot to disk -> join -> ready, nagios applied', async () => {
     t0 = Date.now();

@@ -34,15 +34,7 @@ describe.skipIf(!can.ok || !existsSync(NETBOOT) || !slow)('lab: a machine boots 
     execFileSync('bash', [join(ROOT, 'lab', 'vm.sh'), 'start', 'inst1', '--mem', '1024', '--disk', '4G'], { env: { ...lab.env, CBLAB_CONFIG_ONLY: '1' } });
   }, 600_000);
 
-  afterAll(() => {
-    if (!lab) return;
-    try {
-      process.stdout.write(`[lab] appliance log tail:\n${readFileSync(join(lab.state, 'appliance.log'), 'utf8').split('\n').slice(-12).join('\n')}\n`);
-    } catch {
-      /* no log */
-    }
-    lab.down();
-  }, 120_000);
+  afterAll(() => lab?.teardown(12), 120_000);
 
   it('d-i fetches the preseed and the node is installing', async () => {
     const mac = /MAC="?([0-9a-f:]+)"?/.exec(readFileSync(join(lab.state, 'vm', 'inst1', 'config'), 'utf8'))![1];

@@ -41,6 +41,8 @@ export interface Lab {
   token(): string;
   /** Tear everything down (idempotent). */
   down(): void;
+  /** Print the last `lines` lines of the appliance log (for a failed run), then tear down. */
+  teardown(lines?: number): void;
 }
 
 /** Create the lab settings (nothing is started). */
@@ -84,6 +86,14 @@ export function newLab(): Lab {
       } catch {
         /* best effort */
       }
+    },
+    teardown(lines = 15) {
+      try {
+        process.stdout.write(`[lab] appliance log tail:\n${readFileSync(join(state, 'appliance.log'), 'utf8').split('\n').slice(-lines).join('\n')}\n`);
+      } catch {
+        /* no log */
+      }
+      lab.down();
     },
   };
   return lab;
