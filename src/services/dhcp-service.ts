@@ -34,52 +34,47 @@ export interface DhcpService extends Service {
 
 /**
  * Reservations backed by the node store: a node's MACs map to its 'admin'
- * allocation. The policy asks for every DISCOVER and REQUEST, so the known
- * MACs are held in memory: a snapshot of all of them (one query) taken
- * whenever the reservation generation changes (triggers on node_macs, nodes
- * and allocations, migration 2). The generation is read once per event-loop
- * turn, so a node created or re-allocated through the API is seen by the
- * next packet handled after the commit. Above `maxSnapshot` known MACs, or
- * when the triggers are missing, lookups go to SQLite per packet instead.
+ * allocation. The policy asks for every DISCOVER and REQUEST, so answers are
+ * cached in memory per MAC (one indexed query per MAC) until the reservation
+ * generation changes (triggers on node_macs, nodes and allocations,
+ * migration 2), which drops the cache. During a rack's boot burst the
+ * generation changes with nearly every registration, so a snapshot of all
+ * MACs per change (what this did before) cost O(nodes) per packet; the
+ * per-MAC cache costs O(1). The generation is read once per event-loop turn,
+ * so a node created or re-allocated through the API is seen by the next
+ * packet handled after the commit. Above `maxCached` cached MACs, or when the
+ * triggers are missing, lookups go to SQLite per packet.
  * `isReserved` (asked for candidate pool addresses) uses a snapshot of the
  * allocations inside the dynamic ranges taken the same way.
  */
-export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ start: number; end: number }>, log: Logger, maxSnapshot = 100_000): Reservations {
+export function nodeReservations(repo: DhcpLeaseRepo, ranges: ReadonlyArray<{ start: number; end: number }>, log: Logger, maxCached = 100_000): Reservations {
   const cacheable = repo.reservationGeneration() !== null;
   if (!cacheable) log.warn('dhcp: reservation triggers missing; reservations are looked up per packet');
-  let byMac: Map<string, Reservation> | null = null;
+  const byMac = new Map<string, Reservation | null>();
   let allocated: Set<number> | null = null;
   let gen = -1;
   let checked = false;
   const lo = Math.min(...ranges.map((r) => r.start));
   const hi = Math.max(...ranges.map((r) => r.end));
   const fresh = (): void => {
-    if (!cacheable) {
-      byMac = null;
-      allocated = null;
-      return;
-    }
-    if (checked) return;
+    if (!cacheable || checked) return;
     checked = true;
     setImmediate(() => (checked = false));
     const g = repo.generation();
     if (g === gen) return;
     gen = g;
     allocated = null;
-    const rows = repo.allReservations();
-    if (rows.length > maxSnapshot) {
-      byMac = null;
-      return;
-    }
-    byMac = new Map();
-    for (const r of rows) if (r.address) byMac.set(r.mac, { address: r.address, hostname: r.name.split('.')[0] });
+    byMac.clear();
   };
   return {
     lookup(mac) {
       fresh();
-      if (byMac) return byMac.get(mac) ?? null;
+      const hit = byMac.get(mac);
+      if (hit !== undefined) return hit;
       const r = repo.reservationByMac(mac);
-      return r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
+      const v = r && r.address ? { address: r.address, hostname: r.name.split('.')[0] } : null;
+      if (cacheable && byMac.size < maxCached) byMac.set(mac, v);
+      return v;
     },
     isReserved(address) {
       fresh();

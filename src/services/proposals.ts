@@ -61,6 +61,10 @@ export class ProposalService {
   private readonly hooks = new Map<string, BarclampHook>();
   private chain: Promise<unknown> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
+  /** Declarative `add_to_role` hooks not yet applied: barclamp -> node -> roles. */
+  private pendingAdds = new Map<string, Map<string, readonly string[]>>();
+  /** The queued flush of `pendingAdds` (one at a time). */
+  private pendingFlush: Promise<void> | null = null;
 
   constructor(
     private readonly barclamps: BarclampService,
@@ -100,9 +104,10 @@ export class ProposalService {
   async idle(): Promise<void> {
     let last: Promise<unknown>;
     do {
+      while (this.pendingFlush) await this.pendingFlush;
       last = this.chain;
       await last.catch(() => {});
-    } while (last !== this.chain);
+    } while (last !== this.chain || this.pendingFlush);
   }
 
   private locked<T>(fn: () => Promise<T> | T): Promise<T> {
@@ -169,7 +174,7 @@ export class ProposalService {
     if (hook?.validateProposal) errors.push(...hook.validateProposal(d));
     for (const [role, nodes] of Object.entries(d.deployment[bc.name].elements))
       nodes.forEach((n, i) => {
-        if (!this.nodes.getByName(n)) errors.push({ path: `deployment.${bc.name}.elements.${role}[${i}]`, message: `unknown node ${JSON.stringify(n)}` });
+        if (!this.nodes.exists(n)) errors.push({ path: `deployment.${bc.name}.elements.${role}[${i}]`, message: `unknown node ${JSON.stringify(n)}` });
       });
     return errors;
   }
@@ -490,32 +495,70 @@ export class ProposalService {
         }
       }
       const decl = bc.manifest.hooks[to];
-      if (decl && decl.add_to_role.length)
-        void this.locked(() => this.addToRoles(bc, node.name, decl.add_to_role)).catch((e) =>
-          this.log.warn('barclamp hook failed', { barclamp: bc.name, node: node.name, error: errorMessage(e) }),
-        );
+      if (decl && decl.add_to_role.length) this.queueAdd(bc.name, node.name, decl.add_to_role);
     }
   }
 
-  /** Declarative hook: add a node to roles of every applied proposal of `bc` and re-apply it. */
-  private async addToRoles(bc: Barclamp, node: string, roles: readonly string[]): Promise<void> {
+  /**
+   * Queue a declarative `add_to_role` hook. Hooks that arrive while the
+   * proposal lock is busy (a rack reaching `ready` together) are applied
+   * together: one re-apply per proposal for the whole batch, not one per node
+   * (which made a rack of N nodes cost N applies of N nodes each).
+   */
+  private queueAdd(bc: string, node: string, roles: readonly string[]): void {
+    let m = this.pendingAdds.get(bc);
+    if (!m) this.pendingAdds.set(bc, (m = new Map()));
+    m.set(node, roles);
+    if (this.pendingFlush) return;
+    // Yield once so hooks of the same I/O turn join the batch, then wait for the lock.
+    this.pendingFlush = new Promise<void>((res) => setImmediate(res))
+      .then(() =>
+        this.locked(async () => {
+          this.pendingFlush = null;
+          const batch = this.pendingAdds;
+          this.pendingAdds = new Map();
+          for (const bc of this.barclamps.list()) {
+            const adds = batch.get(bc.name);
+            if (!adds) continue;
+            try {
+              await this.addToRoles(bc, adds);
+            } catch (e) {
+              this.log.warn('barclamp hook failed', { barclamp: bc.name, nodes: [...adds.keys()], error: errorMessage(e) });
+            }
+          }
+        }),
+      )
+      .catch((e) => {
+        this.pendingFlush = null;
+        this.log.warn('barclamp hooks failed', { error: errorMessage(e) });
+      });
+  }
+
+  /** Declarative hook: add nodes to roles of every applied proposal of `bc` and re-apply it once. */
+  private async addToRoles(bc: Barclamp, adds: ReadonlyMap<string, readonly string[]>): Promise<void> {
     for (const r of this.repo.list(bc.name)) {
       if (r.status !== 'applied' || !r.applied_doc) continue;
       const doc = JSON.parse(r.doc) as ProposalDoc;
       const dep = doc.deployment[bc.name];
-      let changed = false;
-      for (const role of roles) {
-        const list = (dep.elements[role] ??= []);
-        const max = bc.manifest.roles[role]?.max_count;
-        if (list.includes(node) || (max !== undefined && list.length >= max)) continue;
-        list.push(node);
-        changed = true;
+      const added: Array<{ node: string; roles: string[] }> = [];
+      for (const [node, roles] of adds) {
+        if (!this.nodes.exists(node)) continue; // deleted while the hook waited
+        const joined: string[] = [];
+        for (const role of roles) {
+          const list = (dep.elements[role] ??= []);
+          const max = bc.manifest.roles[role]?.max_count;
+          if (list.includes(node) || (max !== undefined && list.length >= max)) continue;
+          list.push(node);
+          joined.push(role);
+        }
+        if (joined.length) added.push({ node, roles: joined });
       }
-      if (!changed) continue;
+      if (!added.length) continue;
       if (this.problems(bc, doc).length) continue;
       // The hook is how a node joins an applied proposal: apply now (the
       // proposal's requirements were met when it was applied).
-      this.audit.audit(this.clock.now(), 'hook', 'proposal-hook-add', bc.name, r.name, { node, roles });
+      const now = this.clock.now();
+      for (const a of added) this.audit.audit(now, 'hook', 'proposal-hook-add', bc.name, r.name, a);
       await this.apply(bc, r, doc, 'hook');
     }
   }

@@ -13,6 +13,32 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 /** The database handle type used across the store. */
 export type Db = Database.Database;
 
+/**
+ * A statement cache: `sql(text)` prepares `text` on first use and returns the
+ * same statement afterwards. Preparing (parse + plan) costs tens of
+ * microseconds, which repositories that prepared on every call paid on every
+ * agent request (about 10 % of the appliance's CPU at scale,
+ * docs/simulator.md). Statements are not re-entrant: never run the statement
+ * being iterated again inside its own `iterate()` loop.
+ */
+export type Prepare = <BindParameters extends unknown[] | {} = unknown[], Result = unknown>(
+  source: string,
+) => Database.Statement<BindParameters extends unknown[] ? BindParameters : [BindParameters], Result>;
+
+const statementCaches = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** The statement cache of `db` (one per database handle, shared by its repositories). */
+export function preparedCache(db: Db): Prepare {
+  let cache = statementCaches.get(db);
+  if (!cache) statementCaches.set(db, (cache = new Map()));
+  const c = cache;
+  return ((source: string) => {
+    let st = c.get(source);
+    if (!st) c.set(source, (st = db.prepare(source)));
+    return st;
+  }) as Prepare;
+}
+
 /** Open (creating if needed) and migrate the database at `path`. */
 export function openDatabase(path: string, migrations: readonly Migration[] = MIGRATIONS): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

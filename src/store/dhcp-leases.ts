@@ -45,9 +45,6 @@ export class DhcpLeaseRepo {
         "SELECT a.address AS address, n.name AS name FROM node_macs m JOIN nodes n ON n.id = m.node_id LEFT JOIN allocations a ON a.node_id = n.id AND a.network = 'admin' WHERE m.mac = ?",
       ),
       reserved: db.prepare<[string], { x: number }>("SELECT 1 AS x FROM allocations WHERE network = 'admin' AND address = ?"),
-      allReservations: db.prepare<[], { mac: string; address: string | null; name: string }>(
-        "SELECT m.mac AS mac, a.address AS address, n.name AS name FROM node_macs m JOIN nodes n ON n.id = m.node_id LEFT JOIN allocations a ON a.node_id = n.id AND a.network = 'admin'",
-      ),
       gen: db.prepare<[], { gen: number }>('SELECT gen FROM dhcp_reservation_gen WHERE id = 1'),
       triggers: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'dhcp_gen_%'"),
       allocatedIn: db.prepare<[number, number], { a: number }>("SELECT address_int AS a FROM allocations WHERE network = 'admin' AND address_int BETWEEN ? AND ?"),
@@ -102,11 +99,6 @@ export class DhcpLeaseRepo {
   /** The 'admin' allocations (as numbers) between `lo` and `hi`. */
   allocatedIn(lo: number, hi: number): Set<number> {
     return new Set(this.q.allocatedIn.all(lo, hi).map((r) => r.a));
-  }
-
-  /** Every known MAC with its node's 'admin' allocation (null when none) and name. */
-  allReservations(): Array<{ mac: string; address: string | null; name: string }> {
-    return this.q.allReservations.all();
   }
 
   /** True when `address` is a node's 'admin' allocation. */

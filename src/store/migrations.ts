@@ -300,4 +300,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX install_tokens_node ON install_tokens(node_id);
     `,
   },
+  {
+    version: 9,
+    name: 'allocations by address',
+    sql: `
+      -- The allocator's dense-range check (COUNT and MAX over a range) walks this index
+      -- instead of every allocation of the network.
+      CREATE INDEX allocations_int ON allocations(network, address_int);
+    `,
+  },
 ];

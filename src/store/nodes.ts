@@ -40,6 +40,7 @@ export class NodeRepo {
     this.q = {
       byId: db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
       byName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
+      exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM nodes WHERE name = ?'),
       byMac: db.prepare<[string], NodeRow>('SELECT n.* FROM nodes n JOIN node_macs m ON m.node_id = n.id WHERE m.mac = ?'),
       macsOf: db.prepare<[number], { mac: string }>('SELECT mac FROM node_macs WHERE node_id = ? ORDER BY position'),
       all: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY id'),
@@ -67,15 +68,21 @@ export class NodeRepo {
     };
   }
 
+  /**
+   * A row as a Node. The inventory (the largest column, several KB of JSON
+   * per node) is parsed on first access only: most lookups (agent requests,
+   * DHCP, proposal checks) never read it, and parsing it on every lookup was
+   * the appliance's largest single cost at scale (docs/simulator.md).
+   */
   private hydrate(r: NodeRow, macs?: string[]): Node {
-    return {
+    const node = {
       id: r.id,
       name: r.name,
       macs: macs ?? this.q.macsOf.all(r.id).map((m) => m.mac),
       state: r.state as NodeState,
       problem_reason: r.problem_reason,
       allocated: r.allocated === 1,
-      inventory: JSON.parse(r.inventory) as Inventory,
+      inventory: undefined as unknown as Inventory,
       bmc_address: r.bmc_address,
       bmc_user: r.bmc_user,
       bmc_password_set: r.bmc_password_enc !== null,
@@ -84,6 +91,20 @@ export class NodeRepo {
       updated_at: r.updated_at,
       state_changed_at: r.state_changed_at,
     };
+    let inventory: Inventory | undefined;
+    const text = r.inventory;
+    Object.defineProperty(node, 'inventory', {
+      enumerable: true,
+      configurable: true,
+      get: () => (inventory ??= JSON.parse(text) as Inventory),
+      set: (v: Inventory) => (inventory = v),
+    });
+    return node;
+  }
+
+  /** Whether a node named `name` exists (no row is read into a Node). */
+  exists(name: string): boolean {
+    return this.q.exists.get(name) !== undefined;
   }
 
   /** Node by id, or undefined. */

@@ -3,7 +3,7 @@
  * not give API access. The plain token is shown once when created.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from './db.js';
+import { preparedCache, type Db, type Prepare } from './db.js';
 
 /** Roles a token (or user) may have. */
 export type Role = 'admin' | 'operator' | 'readonly';
@@ -23,37 +23,45 @@ export function hashToken(token: string): string {
 
 /** Data access for API tokens. */
 export class TokenRepo {
-  constructor(private readonly db: Db) {}
+  private readonly sql: Prepare;
+
+  constructor(private readonly db: Db) {
+    this.sql = preparedCache(db);
+  }
 
   /** Create a token; returns the plain secret (shown once) and its record. */
   create(name: string, role: Role, now: number): { token: string; record: ApiToken } {
     const token = 'cb_' + randomBytes(24).toString('base64url');
-    const id = Number(this.db.prepare('INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)').run(name, role, hashToken(token), now).lastInsertRowid);
+    const id = Number(this.sql('INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)').run(name, role, hashToken(token), now).lastInsertRowid);
     return { token, record: { id, name, role, created_at: now } };
   }
 
   /** The token record matching a presented secret, or undefined. */
   verify(token: string): ApiToken | undefined {
-    return this.db.prepare<[string], ApiToken>('SELECT id, name, role, created_at FROM api_tokens WHERE hash = ?').get(hashToken(token));
+    return this.sql<[string], ApiToken>('SELECT id, name, role, created_at FROM api_tokens WHERE hash = ?').get(hashToken(token));
   }
 
   /** Number of tokens. */
   count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM api_tokens').get() as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM api_tokens').get() as { n: number }).n;
   }
 }
 
 /** Listing and revocation of API tokens (admin token management). */
 export class TokenAdmin {
-  constructor(private readonly db: Db) {}
+  private readonly sql: Prepare;
+
+  constructor(private readonly db: Db) {
+    this.sql = preparedCache(db);
+  }
 
   /** All tokens (never their secrets). */
   list(): Array<ApiToken & { last_used_at: number | null }> {
-    return this.db.prepare<[], ApiToken & { last_used_at: number | null }>('SELECT id, name, role, created_at, last_used_at FROM api_tokens ORDER BY id').all();
+    return this.sql<[], ApiToken & { last_used_at: number | null }>('SELECT id, name, role, created_at, last_used_at FROM api_tokens ORDER BY id').all();
   }
 
   /** Revoke a token by id; false when there was none. */
   revoke(id: number): boolean {
-    return this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
+    return this.sql('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
   }
 }

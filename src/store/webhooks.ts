@@ -5,7 +5,7 @@
  * secrets are stored sealed (AES-256-GCM, src/lib/secret-box.ts) and opened
  * only for the dispatcher; rows from before sealing are sealed on start.
  */
-import type { Db } from './db.js';
+import { preparedCache, type Db, type Prepare } from './db.js';
 import { isSealed, type SecretBox } from '../lib/secret-box.js';
 
 /** GCM additional data of webhook secrets (binds them to their purpose and row). */
@@ -68,10 +68,14 @@ function pub(h: WebhookWithSecret): Webhook {
 
 /** Data access for webhooks and deliveries. */
 export class WebhookRepo {
+  private readonly sql: Prepare;
+  private activeCache: Webhook[] | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
   ) {
+    this.sql = preparedCache(db);
     const legacy = db.prepare<[], { id: number; secret: string }>('SELECT id, secret FROM webhooks').all().filter((r) => !isSealed(r.secret));
     const seal = db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?');
     db.transaction(() => {
@@ -88,35 +92,40 @@ export class WebhookRepo {
     // The row id is part of the sealing, so insert with a placeholder and seal in the same transaction.
     const id = this.db.transaction(() => {
       const rowId = Number(
-        this.db
-          .prepare("INSERT INTO webhooks (url, secret, events, description, created_by, created_at) VALUES (?, '', ?, ?, ?, ?)")
+        this.sql("INSERT INTO webhooks (url, secret, events, description, created_by, created_at) VALUES (?, '', ?, ?, ?, ?)")
           .run(h.url, JSON.stringify(h.events), h.description, h.created_by, now).lastInsertRowid,
       );
-      this.db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?').run(this.box.seal(aadOf(rowId), h.secret), rowId);
+      this.sql('UPDATE webhooks SET secret = ? WHERE id = ?').run(this.box.seal(aadOf(rowId), h.secret), rowId);
       return rowId;
     })();
+    this.activeCache = null;
     return this.get(id)!;
   }
 
   /** Webhook by id (without secret). */
   get(id: number): Webhook | undefined {
-    const r = this.db.prepare<[number], HookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
+    const r = this.sql<[number], HookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
     return r && pub(hydrate(r, ''));
   }
 
   /** All webhooks (without secrets). */
   list(): Webhook[] {
-    return this.db.prepare<[], HookRow>('SELECT * FROM webhooks ORDER BY id').all().map((r) => pub(hydrate(r, '')));
+    return this.sql<[], HookRow>('SELECT * FROM webhooks ORDER BY id').all().map((r) => pub(hydrate(r, '')));
   }
 
-  /** Enabled webhooks (subscription matching; secrets are opened per delivery). */
+  /**
+   * Enabled webhooks (subscription matching; secrets are opened per delivery).
+   * Asked for every event, so kept in memory; every change goes through this
+   * repository (create, update, remove), which drops the copy.
+   */
   active(): Webhook[] {
-    return this.db.prepare<[], HookRow>('SELECT * FROM webhooks WHERE enabled = 1 ORDER BY id').all().map((r) => pub(hydrate(r, '')));
+    this.activeCache ??= this.sql<[], HookRow>('SELECT * FROM webhooks WHERE enabled = 1 ORDER BY id').all().map((r) => pub(hydrate(r, '')));
+    return this.activeCache;
   }
 
   /** Webhook with secret by id (dispatcher). */
   withSecret(id: number): WebhookWithSecret | undefined {
-    const r = this.db.prepare<[number], HookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
+    const r = this.sql<[number], HookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
     return r && this.open(r);
   }
 
@@ -124,19 +133,20 @@ export class WebhookRepo {
   update(id: number, c: { url?: string; events?: string[]; enabled?: boolean; description?: string; secret?: string }): void {
     const cur = this.withSecret(id);
     if (!cur) return;
-    this.db
-      .prepare('UPDATE webhooks SET url = ?, events = ?, enabled = ?, description = ?, secret = ? WHERE id = ?')
+    this.activeCache = null;
+    this.sql('UPDATE webhooks SET url = ?, events = ?, enabled = ?, description = ?, secret = ? WHERE id = ?')
       .run(c.url ?? cur.url, JSON.stringify(c.events ?? cur.events), (c.enabled ?? cur.enabled) ? 1 : 0, c.description ?? cur.description, this.box.seal(aadOf(id), c.secret ?? cur.secret), id);
   }
 
   /** Delete a webhook and its delivery log. */
   remove(id: number): boolean {
-    return this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes === 1;
+    this.activeCache = null;
+    return this.sql('DELETE FROM webhooks WHERE id = ?').run(id).changes === 1;
   }
 
   /** Queue deliveries of one event to several webhooks in one transaction. */
   enqueue(hookIds: readonly number[], eventType: string, eventId: string | null, payload: string, now: number): number[] {
-    const ins = this.db.prepare(
+    const ins = this.sql(
       "INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, payload, status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
     );
     return this.db.transaction(() => hookIds.map((h) => Number(ins.run(h, eventType, eventId, payload, now, now).lastInsertRowid)))();
@@ -144,21 +154,19 @@ export class WebhookRepo {
 
   /** Pending deliveries due at `now`, oldest first. */
   due(now: number, limit: number): Delivery[] {
-    return this.db
-      .prepare<[number, number], Delivery>("SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?")
+    return this.sql<[number, number], Delivery>("SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?")
       .all(now, limit);
   }
 
   /** Earliest next attempt among pending deliveries, or null. */
   nextDue(): number | null {
-    const r = this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'").get() as { t: number | null };
+    const r = this.sql("SELECT MIN(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'").get() as { t: number | null };
     return r.t;
   }
 
   /** Record one attempt's outcome. */
   recordAttempt(id: number, o: { status: DeliveryStatus; code: number | null; error: string | null; nextAt: number; now: number }): void {
-    this.db
-      .prepare(
+    this.sql(
         'UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? = \'delivered\' THEN ? ELSE delivered_at END WHERE id = ?',
       )
       .run(o.status, o.code, o.error, o.nextAt, o.status, o.now, id);
@@ -166,21 +174,21 @@ export class WebhookRepo {
 
   /** Delivery log of one webhook, newest first. */
   deliveries(hookId: number, limit = 100): Delivery[] {
-    return this.db.prepare<[number, number], Delivery>('SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?').all(hookId, limit);
+    return this.sql<[number, number], Delivery>('SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?').all(hookId, limit);
   }
 
   /** One delivery by id. */
   delivery(id: number): Delivery | undefined {
-    return this.db.prepare<[number], Delivery>('SELECT * FROM webhook_deliveries WHERE id = ?').get(id);
+    return this.sql<[number], Delivery>('SELECT * FROM webhook_deliveries WHERE id = ?').get(id);
   }
 
   /** Put a delivery back in the queue (manual redeliver). */
   retry(id: number, now: number): void {
-    this.db.prepare("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ? WHERE id = ?").run(now, id);
+    this.sql("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ? WHERE id = ?").run(now, id);
   }
 
   /** Drop finished deliveries older than `before` (log retention). */
   prune(before: number): number {
-    return this.db.prepare("DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?").run(before).changes;
+    return this.sql("DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?").run(before).changes;
   }
 }

@@ -80,7 +80,10 @@ export async function startAppliance(o: StartOptions = {}): Promise<RunningAppli
   writeFileSync(configPath, JSON.stringify(cfg, null, 2));
   const http = (cfg.services as any).http;
   const baseUrl = `http://${http.bind === '0.0.0.0' ? '127.0.0.1' : http.bind}:${http.port}`;
-  const cmd = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', configPath];
+  // CROWBAR_APPLIANCE_NODE_ARGS: extra node flags for the child (e.g. `--cpu-prof --cpu-prof-dir=DIR`
+  // to profile the appliance under a benchmark; NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = (process.env.CROWBAR_APPLIANCE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const cmd = [process.execPath, ...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', configPath];
   const full = o.netns ? ['ip', 'netns', 'exec', o.netns, ...cmd] : cmd;
   const proc = spawn(full[0], full.slice(1), { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
