@@ -18,6 +18,8 @@ import { EventBus } from './services/events.js';
 import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
+import { AdmissionGate, registerAdmission } from './api/admission.js';
+import { performance } from 'node:perf_hooks';
 import { createDhcpService } from './services/dhcp-service.js';
 import { registerNodeRoutes } from './api/nodes.js';
 import { AgentTokenRepo } from './store/agent-tokens.js';
@@ -295,8 +297,10 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     tokens,
     sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
-    health: () => ({ services: status, nodes: nodeRepo.count() }),
+    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats() }),
   });
+  const admission = new AdmissionGate({ maxQueue: config.services.http.machine_queue, retryAfterSeconds: config.services.http.retry_after_seconds, turnMs: 10, defer: setImmediate, now: () => performance.now() });
+  registerAdmission(http, admission, { retryAfterSeconds: config.services.http.retry_after_seconds, log: log.child({ component: 'admission' }) });
   registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
   registerSessionRoutes(http, accounts, sessions, cookie);
   registerUserRoutes(http, accounts, tokens, new TokenAdmin(db), clock);

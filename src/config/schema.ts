@@ -129,6 +129,10 @@ export interface Config {
     http: ServiceBase & {
       /** URL nodes use to reach the appliance; derived from admin_network.address and port when empty. */
       public_url: string;
+      /** Machine requests queued behind the operator's before agent polls get 503 (0: no admission control; src/api/admission.ts). */
+      machine_queue: number;
+      /** Retry-After (seconds) of a refused agent poll. */
+      retry_after_seconds: number;
     };
     /** BMC power control (docs/ipmi.md). */
     power: {
@@ -280,7 +284,11 @@ export const configSpec: FieldSpec = {
           upstreams: { kind: 'list', of: { kind: 'string', check: ipv4port }, default: [] },
           poll_seconds: { kind: 'number', integer: true, min: 1, max: 65536, default: 64 },
         }),
-        http: service(80, { public_url: { kind: 'string', default: '', check: url } }),
+        http: service(80, {
+          public_url: { kind: 'string', default: '', check: url },
+          machine_queue: { kind: 'number', integer: true, min: 0, max: 100_000, default: 256 },
+          retry_after_seconds: { kind: 'number', integer: true, min: 1, max: 300, default: 2 },
+        }),
         power: {
           kind: 'object',
           fields: {

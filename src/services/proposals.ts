@@ -309,8 +309,10 @@ export class ProposalService {
       }
       dep.element_states = states;
       const text = JSON.stringify(doc);
-      this.repo.setApplied(r.id, text, text, now());
-      this.audit.audit(now(), actor, 'proposal-apply', bc.name, r.name, { nodes: nodesOf(doc, bc.name), batches: dep.element_order });
+      this.audit.tx(() => {
+        this.repo.setApplied(r.id, text, text, now());
+        this.audit.audit(now(), actor, 'proposal-apply', bc.name, r.name, { nodes: nodesOf(doc, bc.name), batches: dep.element_order });
+      });
       const touched = new Set([...nodesOf(doc, bc.name), ...(previous ? nodesOf(previous, bc.name) : [])]);
       for (const n of touched) this.bus.publish({ type: 'runlist.changed', at: now(), data: { node: n, proposal: id } });
       this.bus.publish({ type: 'proposal.applied', at: now(), data: { proposal: id } });
@@ -443,24 +445,34 @@ export class ProposalService {
     return this.locked(() => {
       const node = this.nodes.getByName(nodeName);
       if (!node) throw new CrowbarError('not_found', `node ${nodeName} not found`);
-      let updated = 0;
+      // Each proposal's documents are parsed and written once for all of its roles in the
+      // report, and the whole report is one transaction (the documents grow with the number of nodes).
+      const touched = new Map<number, { row: ProposalRow; doc: ProposalDoc; applied: ProposalDoc }>();
+      const failed: Array<{ barclamp: string; proposal: string; detail: Record<string, unknown> }> = [];
       for (const [i, r] of results.entries()) {
-        const row = this.repo.get(r.barclamp, r.proposal);
-        const applied = row?.applied_doc ? (JSON.parse(row.applied_doc) as ProposalDoc) : null;
-        const dep = applied?.deployment[r.barclamp];
-        if (!row || !dep || !(dep.elements[r.role] ?? []).includes(node.name))
+        const found = this.repo.get(r.barclamp, r.proposal);
+        let t = found ? touched.get(found.id) : undefined;
+        if (found && !t && found.applied_doc) {
+          t = { row: found, doc: JSON.parse(found.doc) as ProposalDoc, applied: JSON.parse(found.applied_doc) as ProposalDoc };
+          touched.set(found.id, t);
+        }
+        const dep = t?.applied.deployment[r.barclamp];
+        if (!t || !dep || !(dep.elements[r.role] ?? []).includes(node.name))
           throw new CrowbarError('bad_request', `results[${i}]: node ${node.name} has no role ${r.role} in an applied proposal ${proposalId(r.barclamp, r.proposal)}`);
         const set = (d: ProposalDoc) => {
           const states = (d.deployment[r.barclamp].element_states ??= {});
           (states[r.role] ??= {})[node.name] = r.status;
         };
-        set(applied!);
-        const doc = JSON.parse(row.doc) as ProposalDoc;
-        if (doc.deployment[r.barclamp]) set(doc);
-        this.repo.setDocs(row.id, JSON.stringify(doc), JSON.stringify(applied), row.schema_revision, this.clock.now());
-        if (r.status === 'failed') this.audit.audit(this.clock.now(), actor, 'role-failed', r.barclamp, r.proposal, { node: node.name, role: r.role, message: r.message ?? '' });
-        updated++;
+        set(t.applied);
+        if (t.doc.deployment[r.barclamp]) set(t.doc);
+        if (r.status === 'failed') failed.push({ barclamp: r.barclamp, proposal: r.proposal, detail: { node: node.name, role: r.role, message: r.message ?? '' } });
       }
+      const now = this.clock.now();
+      this.audit.tx(() => {
+        for (const t of touched.values()) this.repo.setDocs(t.row.id, JSON.stringify(t.doc), JSON.stringify(t.applied), t.row.schema_revision, now);
+        for (const f of failed) this.audit.audit(now, actor, 'role-failed', f.barclamp, f.proposal, f.detail);
+      });
+      const updated = results.length;
       this.bus.publish({ type: 'runlist.reported', at: this.clock.now(), data: { node: node.name, results: results.map((r) => ({ role: r.role, status: r.status })) } });
       return { updated };
     });
@@ -558,7 +570,9 @@ export class ProposalService {
       // The hook is how a node joins an applied proposal: apply now (the
       // proposal's requirements were met when it was applied).
       const now = this.clock.now();
-      for (const a of added) this.audit.audit(now, 'hook', 'proposal-hook-add', bc.name, r.name, a);
+      this.audit.tx(() => {
+        for (const a of added) this.audit.audit(now, 'hook', 'proposal-hook-add', bc.name, r.name, a);
+      });
       await this.apply(bc, r, doc, 'hook');
     }
   }

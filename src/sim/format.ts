@@ -7,7 +7,7 @@ const s = (ms: number) => (ms / 1000).toFixed(1);
 export function formatReport(r: SimulationReport): string {
   const lines = [
     `${r.nodes} machines in ${r.racks} racks, ${s(r.elapsedMs)} s: ` + Object.entries(r.outcomes).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', '),
-    `ready per minute: ${r.machinesPerMinute}; allocated ${r.allocated}; BMC sessions ${r.bmcSessions}; run-list calls refused to the node token: ${r.runlistFallbacks}`,
+    `ready per minute: ${r.machinesPerMinute}; allocated ${r.allocated}; BMC sessions ${r.bmcSessions}; run-list calls refused to the node token: ${r.runlistFallbacks}; busy refusals repeated: ${r.busyRetries}`,
     'phase                   n     p50 s   p95 s   p99 s   max s',
   ];
   for (const [name, p] of Object.entries(r.phases)) lines.push(`${name.padEnd(20)} ${String(p.n).padStart(4)} ${s(p.p50).padStart(7)} ${s(p.p95).padStart(7)} ${s(p.p99).padStart(7)} ${s(p.max).padStart(7)}`);

@@ -78,6 +78,8 @@ export class SimMachine {
   readonly groups: string[] = [];
   /** Errors seen on the way (retried). */
   readonly errors: string[] = [];
+  /** Requests the appliance refused as busy (503 + Retry-After) and this machine repeated. */
+  busyRetries = 0;
   /** Times the node token was refused on a run-list route and the operator token was used. */
   runlistFallbacks = 0;
   private gen = 0;
@@ -198,6 +200,15 @@ export class SimMachine {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await this.ctx.http.send({ method, url, local: this.address ?? '127.0.0.1', headers, body, budget: o.budget, timeoutMs: this.ctx.timeoutMs });
+        const retryAfter = Number(r.headers['retry-after']);
+        if (r.status === 503 && retryAfter > 0 && this.busyRetries < 10_000) {
+          // The appliance is shedding polls (src/api/admission.ts): a real agent waits and asks again,
+          // without counting it as a failure (the run's deadline bounds it).
+          this.busyRetries++;
+          await this.ctx.sleep(retryAfter * 1000);
+          attempt--;
+          continue;
+        }
         if ((r.status === 429 || r.status >= 500) && attempt < 5) {
           await this.ctx.sleep(500 * (attempt + 1));
           continue;

@@ -104,6 +104,8 @@ export interface SimulationReport {
   allocationFailures: Array<{ node: string; error: string }>;
   bmcSessions: number;
   runlistFallbacks: number;
+  /** Requests refused as busy (503 + Retry-After) and repeated. */
+  busyRetries: number;
   strayDhcp: number;
   machines: MachineReport[];
 }
@@ -263,6 +265,7 @@ export class Simulation {
       allocationFailures: this.allocator.failures,
       bmcSessions: this.machines.reduce((a, m) => a + m.bmc.counters.sessions, 0),
       runlistFallbacks: this.machines.reduce((a, m) => a + m.runlistFallbacks, 0),
+      busyRetries: this.machines.reduce((a, m) => a + m.busyRetries, 0),
       strayDhcp: this.relays.reduce((a, r) => a + r.stray, 0),
       machines: this.machines.map((m) => ({
         index: m.id.index,

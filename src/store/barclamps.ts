@@ -55,8 +55,11 @@ export interface AuditRow {
 export class BarclampRepo {
   private readonly sql: Prepare;
 
+  private readonly txn;
+
   constructor(private readonly db: Db) {
     this.sql = preparedCache(db);
+    this.txn = db.transaction((fn: () => unknown) => fn());
   }
 
   /** All rows (installed and tombstoned). */
@@ -99,7 +102,8 @@ export class BarclampRepo {
 
   /** Run `fn` in one immediate transaction. */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    // One wrapper for every call: building a transaction prepares its BEGIN/COMMIT statements.
+    return this.txn.immediate(fn) as T;
   }
 }
 

@@ -35,8 +35,11 @@ export interface NewNode {
 /** Data access for nodes and node events. */
 export class NodeRepo {
   private readonly q;
+  /** One transaction wrapper (building one prepares its BEGIN/COMMIT statements): `txn.immediate(fn)`. */
+  private readonly txn;
 
   constructor(private readonly db: Db) {
+    this.txn = db.transaction((fn: () => unknown) => fn());
     this.q = {
       byId: db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
       byName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
@@ -151,7 +154,7 @@ export class NodeRepo {
    * A MAC or name already taken raises `conflict` (never merged).
    */
   create(n: NewNode, now: number): Node {
-    return this.db.transaction(() => {
+    return this.txn.immediate(() => {
       if (this.q.byName.get(n.name)) throw new CrowbarError('conflict', `node name ${n.name} is taken`);
       for (const mac of n.macs) {
         const owner = this.q.byMac.get(mac);
@@ -161,7 +164,7 @@ export class NodeRepo {
       n.macs.forEach((mac, i) => this.q.insertMac.run(mac, id, i));
       this.q.insertEvent.run(id, n.name, null, n.state, n.cause, now);
       return this.get(id)!;
-    }).immediate();
+    }) as Node;
   }
 
   /**
@@ -170,7 +173,7 @@ export class NodeRepo {
    * longer in `from` (a concurrent change won).
    */
   transition(id: number, from: NodeState, to: NodeState, cause: string, reason: string | null, now: number, allocated?: boolean): Node {
-    return this.db.transaction(() => {
+    return this.txn.immediate(() => {
       const r = this.q.setState.run({ id, from, to, reason, now, allocated: allocated === undefined ? null : allocated ? 1 : 0 });
       if (r.changes !== 1) {
         const cur = this.q.byId.get(id);
@@ -180,17 +183,17 @@ export class NodeRepo {
       const row = this.q.byId.get(id)!;
       this.q.insertEvent.run(id, row.name, from, to, cause, now);
       return this.hydrate(row);
-    }).immediate();
+    }) as Node;
   }
 
   /** Delete a node (its MACs go with it); the event log keeps its history. */
   remove(id: number, cause: string, now: number): void {
-    this.db.transaction(() => {
+    this.txn.immediate(() => {
       const row = this.q.byId.get(id);
       if (!row) return;
       this.q.insertEvent.run(id, row.name, row.state, 'delete', cause, now);
       this.q.del.run(id);
-    }).immediate();
+    });
   }
 
   /** Rename a node. */
