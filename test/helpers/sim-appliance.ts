@@ -6,15 +6,12 @@
  * byte budget of it), and a simulation wired to it.
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nextPort, startAppliance, type RunningAppliance } from './appliance.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { nodeSimHttp } from '../../src/sim/http-client.js';
-import { Simulation, type SimulateOptions } from '../../src/sim/simulator.js';
-import { configureBmcNetwork } from '../../src/sim/operator.js';
+import { startSimulation } from '../../src/main.js';
+import type { Simulation, SimulateOptions } from '../../src/sim/simulator.js';
 
 /** Ports of a simulator appliance. */
 export interface SimAppliance {
@@ -48,7 +45,6 @@ export async function startSimAppliance(extra: Record<string, unknown> = {}): Pr
 
 /** A simulation against `s`, with test defaults overridden by `o`. */
 export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): Promise<Simulation> {
-  const http = nodeSimHttp();
   const opts: SimulateOptions = {
     nodes: 10,
     racks: 2,
@@ -60,6 +56,7 @@ export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): 
     bmcPort: 623,
     relayPrefix: '127.0.0',
     bmcFactoryOctet: 150,
+    bmcNetwork: '127.65.0.0/16',
     faults: {},
     lossShare: 0.2,
     installMs: 0,
@@ -72,16 +69,5 @@ export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): 
     timeoutMs: 30_000,
     ...o,
   };
-  const sim = new Simulation(opts, {
-    udp: () => createSocket('udp4'),
-    http,
-    random: Math.random,
-    randomBytes,
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    log: createLogger('warn'),
-  });
-  await configureBmcNetwork(sim.api, opts.bmcNetwork ?? '127.65.0.0/16');
-  await sim.prepare();
-  return sim;
+  return startSimulation(opts);
 }
