@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nextPort, startAppliance, type RunningAppliance } from './appliance.js';
+import { nextPort, removeDataDir, startAppliance, type RunningAppliance } from './appliance.js';
 import { startSimulation } from '../../src/main.js';
 import type { Simulation, SimulateOptions } from '../../src/sim/simulator.js';
 
@@ -18,17 +18,24 @@ export interface SimAppliance {
   app: RunningAppliance;
   dhcpPort: number;
   tftpPort: number;
+  /** Stop the appliance and remove its data and image directories. */
+  stop(): Promise<void>;
 }
 
 /** Start an appliance for simulation. */
 export async function startSimAppliance(extra: Record<string, unknown> = {}): Promise<SimAppliance> {
-  const img = mkdtempSync(join(tmpdir(), 'crowbar-sim-img-'));
-  mkdirSync(img, { recursive: true });
+  // one directory for the data dir and the placeholder image, removed by stop()
+  const root = mkdtempSync(join(tmpdir(), 'crowbar-sim-'));
+  const img = join(root, 'img');
+  const dataDir = join(root, 'data');
+  mkdirSync(img);
+  mkdirSync(dataDir);
   writeFileSync(join(img, 'vmlinuz'), randomBytes(256 * 1024));
   writeFileSync(join(img, 'initrd.img'), randomBytes(512 * 1024));
   const dhcpPort = nextPort() + 3000;
   const tftpPort = nextPort() + 3000;
   const app = await startAppliance({
+    dataDir,
     config: {
       log_level: 'warn',
       admin_network: { interface: 'lo', address: '127.0.0.1/16', domain: 'sim.test', host_range_start: '127.0.1.1', host_range_end: '127.0.127.254' },
@@ -40,7 +47,15 @@ export async function startSimAppliance(extra: Record<string, unknown> = {}): Pr
       ...extra,
     },
   });
-  return { app, dhcpPort, tftpPort };
+  return {
+    app,
+    dhcpPort,
+    tftpPort,
+    async stop() {
+      await app.stop();
+      removeDataDir(root);
+    },
+  };
 }
 
 /** A simulation against `s`, with test defaults overridden by `o`. */
