@@ -99,7 +99,7 @@ async function one(n: number): Promise<Run> {
   const db = join(s.app.dataDir, 'crowbar.db');
   const dbBytes = ['', '-wal', '-shm'].map((x) => (existsSync(db + x) ? statSync(db + x).size : 0)).reduce((a, b) => a + b, 0);
   await sim.stop();
-  await s.app.stop();
+  await s.stop();
   const pick = (xs: number[]) => {
     const p = percentiles(xs);
     return { p50: Math.round(p.p50 * 10) / 10, p99: Math.round(p.p99 * 10) / 10 };

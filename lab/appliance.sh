@@ -5,6 +5,8 @@
 #   log $CBLAB_STATE/appliance.log; the admin token lands in <data dir>/admin.token.
 # Admin network: $CBLAB_NET.0/24, appliance .1, node addresses .10-.127, DHCP pool
 # .128-.199, BMCs .200-.249 (lab convention). HTTP on port 80 of every lab address.
+# CBLAB_DHCP_RELAYS: extra relay pools (JSON list); CBLAB_SIM=1 adds the pool of the
+# simulated machines of lab/sim.sh (relay 127.0.0.10, $CBLAB_SIM_POOL.1-250).
 source "$(dirname "$0")/lib.sh"
 lab_need_root
 pf="$CBLAB_STATE/appliance.pid"
@@ -17,6 +19,11 @@ case "${1:-}" in
 esac
 lab_pid_alive "$pf" && { lab_log "appliance already running"; exit 0; }
 mkdir -p "$A"
+relays=${CBLAB_DHCP_RELAYS:-[]}
+if [[ "${CBLAB_SIM:-0}" == 1 ]]; then
+  sim="{\"subnet\": \"127.0.0.0/16\", \"range_start\": \"$CBLAB_SIM_POOL.1\", \"range_end\": \"$CBLAB_SIM_POOL.250\"}"
+  if [[ "$relays" == "[]" ]]; then relays="[$sim]"; else relays="${relays%]}, $sim]"; fi
+fi
 cat > "$A/config.json" <<EOC
 {
   "data_dir": "$A",
@@ -25,7 +32,7 @@ cat > "$A/config.json" <<EOC
                      "host_range_start": "$CBLAB_NET.10", "host_range_end": "$CBLAB_NET.127" },
   "discovery": { "image_cache": "${CBLAB_IMAGE:-/var/cache/crowbar/discovery/image}" },
   "services": {
-    "dhcp": { "range_start": "$CBLAB_NET.128", "range_end": "$CBLAB_NET.199", "relays": ${CBLAB_DHCP_RELAYS:-[]} },
+    "dhcp": { "range_start": "$CBLAB_NET.128", "range_end": "$CBLAB_NET.199", "relays": $relays },
     "http": { "bind": "0.0.0.0", "port": 80, "public_url": "http://$CBLAB_SERVER_IP" }
   }
 }

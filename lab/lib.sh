@@ -22,6 +22,7 @@ ROOT_DIR=$(cd "$LAB_DIR/.." && pwd)
 : "${CBLAB_BMC_PASS:=crowbar-lab}"
 : "${CBLAB_HOST_IP:=172.31.254.1}"               # host end of the optional host veth
 : "${CBLAB_HOST_PEER_IP:=172.31.254.2}"          # lab end of it
+: "${CBLAB_SIM_POOL:=127.0.128}"                 # simulated machines' relay pool (lab/sim.sh): .1-.250
 
 lab_log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 lab_die() { lab_log "ERROR: $*"; exit 1; }

@@ -4,10 +4,12 @@
 # $DEMO_SIM_NODES simulated machines in 2 racks (docs/simulator.md) that PXE
 # boot, register, get allocated, install (DEMO_SIM_INSTALL seconds) and join;
 # one of them fails its install to show `problem`. Prints the API URL and
-# token, then node states as they change. Ctrl-C stops everything.
+# token, then node states as they change. Ctrl-C, SIGTERM or DEMO_SECONDS=N (after N
+# seconds) stops everything.
 # Needs root (simulated BMCs listen on UDP 623). Loopback only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/demo-watch.sh
 : "${DEMO_SIM_NODES:=20}" "${DEMO_SIM_INSTALL:=10}" "${DEMO_SIM_PORT:=18080}"
 dir=$(mktemp -d /tmp/crowbar-demo-sim.XXXXXX)
 mkdir -p "$dir/img"
@@ -56,17 +58,7 @@ cat <<EOM
    admin token   : $TOKEN
    try           : curl -s -H "Authorization: Bearer $TOKEN" $API/api/v1/nodes
    simulator     : $dir/simulate.log   appliance log: $dir/appliance.log
-   Ctrl-C stops everything and cleans up.
+   Ctrl-C (or SIGTERM) stops everything and cleans up.
 
 EOM
-last=""
-start=$SECONDS
-while :; do
-  now=$(curl -s -m 5 -H "Authorization: Bearer $TOKEN" "$API/api/v1/nodes" 2> /dev/null |
-    grep -o '"name":"[^"]*","macs":\[[^]]*\],"state":"[^"]*"' | sed -E 's/"name":"([^"]*)".*"state":"([^"]*)"/\1 \2/' | awk '{print $2}' | sort | uniq -c | tr -s ' ' | paste -sd, -)
-  if [[ "$now" != "$last" ]]; then
-    echo "[+$((SECONDS - start))s] nodes by state: ${now:-(none yet)}"
-    last=$now
-  fi
-  sleep 2
-done
+demo_watch "$API" "$TOKEN" counts

@@ -9,9 +9,10 @@
 #  4. prints the API URL (reachable from this host over a private veth,
 #     $CBLAB_HOST_IP <-> $CBLAB_HOST_PEER_IP; no traffic leaves the machine) and
 #     the admin token, then shows node states as they change;
-#  5. Ctrl-C stops and removes everything (namespaces, processes, VM disks).
+#  5. Ctrl-C (or SIGTERM, or DEMO_SECONDS=N: after N seconds) stops and removes everything
+#     (namespaces, processes, VM disks).
 # Needs root. Env: DEMO_VMS (default 3), DEMO_SIM_NODES (simulated machines alongside, default 3;
-# 0 for none), CBLAB_NET (default 10.123.45). Without qemu: scripts/demo-sim.sh (simulated machines only).
+# 0 for none), CBLAB_NAME (default demo), CBLAB_NET (default 10.123.45). Without qemu: scripts/demo-sim.sh (simulated machines only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "npm run demo must run as root (network namespaces, qemu, ipmi_sim)" >&2; exit 1; }
@@ -20,10 +21,13 @@ if [[ -n "${DEMO_SIM_ONLY:-}" ]] || ! command -v qemu-system-x86_64 > /dev/null;
   echo "== qemu-system-x86_64 not available (or DEMO_SIM_ONLY set): running the demo with simulated machines"
   exec bash scripts/demo-sim.sh
 fi
-export CBLAB_NAME=demo CBLAB_HOST_VETH=1
+# CBLAB_NAME (default demo) names the lab: namespaces cblab-<name>, state /var/tmp/cblab/<name>.
+: "${CBLAB_NAME:=demo}"
+export CBLAB_NAME CBLAB_HOST_VETH=1
 : "${DEMO_VMS:=3}" "${CBLAB_NET:=10.123.45}" "${CBLAB_HOST_IP:=172.31.254.1}" "${CBLAB_HOST_PEER_IP:=172.31.254.2}"
 export CBLAB_NET CBLAB_HOST_IP CBLAB_HOST_PEER_IP
 source lab/lib.sh
+source scripts/demo-watch.sh
 set +e
 
 echo "== installing what the demo needs (scripts/setup.sh)"
@@ -31,7 +35,7 @@ bash scripts/setup.sh || exit 1
 bash images/build-discovery.sh > /dev/null || exit 1
 [[ -f "$CBLAB_CACHE/lab-accel" ]] || bash lab/check-kvm.sh > /dev/null
 
-if ip -4 addr show | grep -q " ${CBLAB_HOST_IP%.*}\." && ! ip link show "cbl-demo" > /dev/null 2>&1; then
+if ip -4 addr show | grep -q " ${CBLAB_HOST_IP%.*}\." && ! ip link show "cbl-${CBLAB_NAME:0:8}" > /dev/null 2>&1; then
   echo "this host already uses ${CBLAB_HOST_IP%.*}.0/24; set CBLAB_HOST_IP/CBLAB_HOST_PEER_IP to a free private /30" >&2
   exit 1
 fi
@@ -45,12 +49,11 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-# A few simulated machines join the real ones (docs/simulator.md): they reach the appliance
-# over the namespace's loopback through a DHCP relay at 127.0.0.10 (relay pool below).
+# A few simulated machines join the real ones (docs/simulator.md, lab/sim.sh): they reach the
+# appliance over the namespace's loopback through a DHCP relay at 127.0.0.10 (CBLAB_SIM=1 gives
+# the appliance their relay pool).
 : "${DEMO_SIM_NODES:=3}"
-if ((DEMO_SIM_NODES > 0)); then
-  export CBLAB_DHCP_RELAYS='[{"subnet": "127.0.0.0/16", "range_start": "127.0.128.1", "range_end": "127.0.128.250"}]'
-fi
+if ((DEMO_SIM_NODES > 0)); then export CBLAB_SIM=1; fi
 bash lab/down.sh --purge > /dev/null 2>&1   # leftovers of an earlier demo
 bash lab/up.sh || exit 1
 bash lab/ra.sh start || exit 1
@@ -75,9 +78,7 @@ for i in $(seq 1 "$DEMO_VMS"); do
 done
 
 if ((DEMO_SIM_NODES > 0)); then
-  ip netns exec "$CBLAB_NS" setsid node --import tsx src/cli.ts simulate --nodes "$DEMO_SIM_NODES" --url http://127.0.0.1:80 \
-    --token "$TOKEN" --dhcp 127.0.0.1:67 --tftp-port 69 --bmc-network none --install-seconds 30 --rate 1 --keep \
-    > "$CBLAB_STATE/simulate.log" 2>&1 < /dev/null &
+  bash lab/sim.sh start --nodes "$DEMO_SIM_NODES" --install-seconds 30 --rate 1 --keep || exit 1
   echo "   $DEMO_SIM_NODES simulated machines started alongside (log: $CBLAB_STATE/simulate.log)"
 fi
 
@@ -91,18 +92,7 @@ cat <<EOM
    VM consoles   : tail -f $CBLAB_STATE/vm/demo1/serial.log
    appliance log : $CBLAB_STATE/appliance.log
    BMCs          : ip netns exec $CBLAB_NS ipmitool -I lanplus -C 3 -H $CBLAB_NET.200 -U $CBLAB_BMC_USER -P $CBLAB_BMC_PASS chassis power status
-   Ctrl-C stops everything and cleans up.
+   Ctrl-C (or SIGTERM) stops everything and cleans up.
 
 EOM
-last=""
-start=$SECONDS
-while :; do
-  now=$(curl -s -m 5 -H "Authorization: Bearer $TOKEN" "$API/api/v1/nodes" 2> /dev/null |
-    grep -o '"name":"[^"]*","macs":\[[^]]*\],"state":"[^"]*"' | sed -E 's/"name":"([^"]*)".*"state":"([^"]*)"/\1 \2/' | sort)
-  if [[ "$now" != "$last" ]]; then
-    echo "[+$((SECONDS - start))s] nodes:"
-    if [[ -n "$now" ]]; then echo "$now" | sed 's/^/   /'; else echo "   (none yet)"; fi
-    last=$now
-  fi
-  sleep 2
-done
+demo_watch "$API" "$TOKEN" nodes

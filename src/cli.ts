@@ -4,7 +4,7 @@
  */
 import { buildConfig, loadConfigFile } from './config/load.js';
 import { errorMessage, isCrowbarError } from './lib/errors.js';
-import { createAppliance, runAppliance } from './main.js';
+import { createAppliance, runAppliance, startSimulation } from './main.js';
 import { createSkeleton } from './barclamps/skeleton.js';
 import { barclampCommand } from './cli/barclamp.js';
 import { ApiError, parseGlobalArgs, resolveClient } from './cli/client.js';
@@ -12,15 +12,10 @@ import { proposalCommand } from './cli/proposal.js';
 import { POWER_USAGE, powerVerb } from './cli/power.js';
 import { OS_USAGE, osVerb } from './cli/os.js';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from './lib/logger.js';
 import { parseSimulateArgs } from './sim/args.js';
 import { formatReport } from './sim/format.js';
-import { nodeSimHttp } from './sim/http-client.js';
-import { configureBmcNetwork } from './sim/operator.js';
-import { Simulation } from './sim/simulator.js';
 
 const USAGE = `usage: crowbar <command> [options]
 
@@ -109,22 +104,7 @@ async function simulate(args: string[]): Promise<number> {
   const a = parseSimulateArgs(args, process.env, randomBytes(4).toString('hex'));
   const token = a.options.apiToken ?? (a.dataDir ? readFileSync(join(a.dataDir, 'admin.token'), 'utf8').trim() : null);
   if (!token) throw new Error('an operator token is needed: --token, CROWBAR_TOKEN or --data-dir');
-  const http = nodeSimHttp();
-  const sim = new Simulation(
-    { ...a.options, apiToken: token },
-    {
-      udp: () => createSocket('udp4'),
-      relayUdp: () => createSocket({ type: 'udp4', reuseAddr: true }),
-      http,
-      random: Math.random,
-      randomBytes,
-      now: () => Date.now(),
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      log: createLogger('warn'),
-    },
-  );
-  if (a.options.bmcNetwork) await configureBmcNetwork(sim.api, a.options.bmcNetwork);
-  await sim.prepare();
+  const sim = await startSimulation({ ...a.options, apiToken: token });
   const stopped = new Promise<void>((res) => {
     process.once('SIGINT', () => res());
     process.once('SIGTERM', () => res());

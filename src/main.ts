@@ -88,6 +88,11 @@ import { BootFileSource } from './services/boot-files.js';
 import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
 import { createTftpService } from './services/tftp.js';
 import type { TftpServer } from './protocols/tftp/server.js';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { nodeSimHttp } from './sim/http-client.js';
+import { configureBmcNetwork } from './sim/operator.js';
+import { Simulation, type SimulateOptions } from './sim/simulator.js';
 
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
@@ -491,4 +496,26 @@ export async function runAppliance(app: Appliance, signal: AbortSignal): Promise
   } finally {
     app.db.close();
   }
+}
+
+/**
+ * A prepared simulation (`crowbar simulate`, the simulator tests and the scale benchmark) wired
+ * with the real defaults: UDP sockets (the rack relays' with SO_REUSEADDR, for an appliance
+ * bound to 0.0.0.0 on the relays' port), HTTP over node:http, Math.random, the system clock.
+ * When `options.bmcNetwork` is set, the operator first puts the `bmc` network on that subnet.
+ */
+export async function startSimulation(options: SimulateOptions, log: Logger = createLogger('warn')): Promise<Simulation> {
+  const sim = new Simulation(options, {
+    udp: () => createSocket('udp4'),
+    relayUdp: () => createSocket({ type: 'udp4', reuseAddr: true }),
+    http: nodeSimHttp(),
+    random: Math.random,
+    randomBytes,
+    now: () => systemClock.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    log,
+  });
+  if (options.bmcNetwork) await configureBmcNetwork(sim.api, options.bmcNetwork);
+  await sim.prepare();
+  return sim;
 }

@@ -6,32 +6,36 @@
  * byte budget of it), and a simulation wired to it.
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nextPort, startAppliance, type RunningAppliance } from './appliance.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { nodeSimHttp } from '../../src/sim/http-client.js';
-import { Simulation, type SimulateOptions } from '../../src/sim/simulator.js';
-import { configureBmcNetwork } from '../../src/sim/operator.js';
+import { nextPort, removeDataDir, startAppliance, type RunningAppliance } from './appliance.js';
+import { startSimulation } from '../../src/main.js';
+import type { Simulation, SimulateOptions } from '../../src/sim/simulator.js';
 
 /** Ports of a simulator appliance. */
 export interface SimAppliance {
   app: RunningAppliance;
   dhcpPort: number;
   tftpPort: number;
+  /** Stop the appliance and remove its data and image directories. */
+  stop(): Promise<void>;
 }
 
 /** Start an appliance for simulation. */
 export async function startSimAppliance(extra: Record<string, unknown> = {}): Promise<SimAppliance> {
-  const img = mkdtempSync(join(tmpdir(), 'crowbar-sim-img-'));
-  mkdirSync(img, { recursive: true });
+  // one directory for the data dir and the placeholder image, removed by stop()
+  const root = mkdtempSync(join(tmpdir(), 'crowbar-sim-'));
+  const img = join(root, 'img');
+  const dataDir = join(root, 'data');
+  mkdirSync(img);
+  mkdirSync(dataDir);
   writeFileSync(join(img, 'vmlinuz'), randomBytes(256 * 1024));
   writeFileSync(join(img, 'initrd.img'), randomBytes(512 * 1024));
   const dhcpPort = nextPort() + 3000;
   const tftpPort = nextPort() + 3000;
   const app = await startAppliance({
+    dataDir,
     config: {
       log_level: 'warn',
       admin_network: { interface: 'lo', address: '127.0.0.1/16', domain: 'sim.test', host_range_start: '127.0.1.1', host_range_end: '127.0.127.254' },
@@ -43,12 +47,19 @@ export async function startSimAppliance(extra: Record<string, unknown> = {}): Pr
       ...extra,
     },
   });
-  return { app, dhcpPort, tftpPort };
+  return {
+    app,
+    dhcpPort,
+    tftpPort,
+    async stop() {
+      await app.stop();
+      removeDataDir(root);
+    },
+  };
 }
 
 /** A simulation against `s`, with test defaults overridden by `o`. */
 export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): Promise<Simulation> {
-  const http = nodeSimHttp();
   const opts: SimulateOptions = {
     nodes: 10,
     racks: 2,
@@ -60,6 +71,7 @@ export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): 
     bmcPort: 623,
     relayPrefix: '127.0.0',
     bmcFactoryOctet: 150,
+    bmcNetwork: '127.65.0.0/16',
     faults: {},
     lossShare: 0.2,
     installMs: 0,
@@ -72,16 +84,5 @@ export async function simulation(s: SimAppliance, o: Partial<SimulateOptions>): 
     timeoutMs: 30_000,
     ...o,
   };
-  const sim = new Simulation(opts, {
-    udp: () => createSocket('udp4'),
-    http,
-    random: Math.random,
-    randomBytes,
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    log: createLogger('warn'),
-  });
-  await configureBmcNetwork(sim.api, opts.bmcNetwork ?? '127.65.0.0/16');
-  await sim.prepare();
-  return sim;
+  return startSimulation(opts);
 }

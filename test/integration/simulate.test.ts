@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim?.stop();
-  await s?.app.stop();
+  await s?.stop();
 });
 
 describe('200 simulated machines', () => {

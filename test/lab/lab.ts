@@ -45,13 +45,13 @@ export interface Lab {
   teardown(lines?: number): void;
 }
 
-/** Create the lab settings (nothing is started). */
-export function newLab(): Lab {
+/** Create the lab settings (nothing is started); `extraEnv` goes to every lab script (e.g. CBLAB_SIM). */
+export function newLab(extraEnv: Record<string, string> = {}): Lab {
   const id = randomBytes(3).toString('hex');
   const name = `t${id}`;
   const net = `10.${150 + (parseInt(id.slice(0, 2), 16) % 90)}.${parseInt(id.slice(2, 4), 16)}`;
   const state = `/var/tmp/cblab/${name}`;
-  const env = { ...process.env, CBLAB_NAME: name, CBLAB_NET: net, CBLAB_STATE: state };
+  const env = { ...process.env, ...extraEnv, CBLAB_NAME: name, CBLAB_NET: net, CBLAB_STATE: state };
   const ns = `cblab-${name}`;
   const lab: Lab = {
     name,
