@@ -180,7 +180,13 @@ export class NetworkService {
       validateProposal: (doc) => this.validate(doc),
       beforeApply: (doc, nodes) => {
         const attrs = doc.attributes.network as unknown as NetworkAttributes;
-        for (const node of nodes) for (const net of attrs.node_networks) if (net in attrs.networks) this.allocate(net, node.id, undefined, attrs.networks[net]);
+        // Only nodes without an address on the network get one (one query per network, not per node:
+        // a hook adding one node re-applies a proposal holding every node).
+        for (const net of attrs.node_networks) {
+          if (!(net in attrs.networks)) continue;
+          const have = this.allocations.byNodeName(net);
+          for (const node of nodes) if (!have.has(node.name)) this.allocate(net, node.id, undefined, attrs.networks[net]);
+        }
       },
       onNodeTransition: (node, _from, to) => {
         if (to !== 'discovered') return;

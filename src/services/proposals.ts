@@ -56,6 +56,9 @@ export interface ProposalServiceOptions {
   applianceAddress: string;
 }
 
+/** Declarative hooks arriving within this window are applied together. */
+const HOOK_BATCH_MS = 1000;
+
 /** Orchestrates proposals and the node hooks of barclamps. */
 export class ProposalService {
   private readonly hooks = new Map<string, BarclampHook>();
@@ -65,6 +68,7 @@ export class ProposalService {
   private pendingAdds = new Map<string, Map<string, readonly string[]>>();
   /** The queued flush of `pendingAdds` (one at a time). */
   private pendingFlush: Promise<void> | null = null;
+  private lastFlushAt = 0;
 
   constructor(
     private readonly barclamps: BarclampService,
@@ -522,11 +526,14 @@ export class ProposalService {
     if (!m) this.pendingAdds.set(bc, (m = new Map()));
     m.set(node, roles);
     if (this.pendingFlush) return;
-    // Yield once so hooks of the same I/O turn join the batch, then wait for the lock.
-    this.pendingFlush = new Promise<void>((res) => setImmediate(res))
+    // The first hook after a quiet second is applied on the next turn; while hooks keep coming
+    // (a rack reaching `ready`), at most one flush per HOOK_BATCH_MS gathers them.
+    const wait = Math.max(0, this.lastFlushAt + HOOK_BATCH_MS - this.clock.now());
+    this.pendingFlush = new Promise<void>((res) => (wait === 0 ? setImmediate(res) : setTimeout(res, wait)))
       .then(() =>
         this.locked(async () => {
           this.pendingFlush = null;
+          this.lastFlushAt = this.clock.now();
           const batch = this.pendingAdds;
           this.pendingAdds = new Map();
           for (const bc of this.barclamps.list()) {
