@@ -55,6 +55,10 @@ interface Run {
   apiList: { p50: number; p99: number };
   apiNode: { p50: number; p99: number };
   consoleMs: { p50: number; p99: number };
+  /** Median latency of the same requests after the run (the endpoint's own cost). */
+  idleMs: { list: number; node: number; console: number };
+  /** The appliance's admission counters at the end (src/api/admission.ts). */
+  admission: Record<string, number>;
 }
 
 async function one(n: number): Promise<Run> {
@@ -96,6 +100,15 @@ async function one(n: number): Promise<Run> {
   await sampler;
   const c1 = procStat(pid);
   const wall = Date.now() - t0;
+  // The same requests once the run is over: what the endpoints cost by themselves (vs. waiting for the loop).
+  const idle = { list: [] as number[], node: [] as number[], console: [] as number[] };
+  const someNode = sim.machines.find((m) => m.node)?.node;
+  for (let i = 0; i < 10; i++) {
+    idle.list.push(await timed(`${s.app.baseUrl}/api/v1/nodes`, s.app.token));
+    if (someNode) idle.node.push(await timed(`${s.app.baseUrl}/api/v1/nodes/${someNode}`, s.app.token));
+    idle.console.push(await timed(`${s.app.baseUrl}/console/`, null));
+  }
+  const health = (await (await fetch(`${s.app.baseUrl}/api/v1/health`)).json()) as { machine_requests?: Record<string, number> };
   const db = join(s.app.dataDir, 'crowbar.db');
   const dbBytes = ['', '-wal', '-shm'].map((x) => (existsSync(db + x) ? statSync(db + x).size : 0)).reduce((a, b) => a + b, 0);
   await sim.stop();
@@ -122,6 +135,8 @@ async function one(n: number): Promise<Run> {
     apiList: pick(lat.list),
     apiNode: pick(lat.node),
     consoleMs: pick(lat.console),
+    idleMs: { list: median(idle.list), node: median(idle.node ?? []), console: median(idle.console) },
+    admission: health.machine_requests ?? {},
   };
 }
 
@@ -138,6 +153,7 @@ for (const n of sizes) {
   console.log(
     `N=${n}: ready ${m((r) => r.ready)}/${n} in ${f(m((r) => r.wallS))} s = ${f(m((r) => r.perMin))} machines/min; appliance CPU ${f(m((r) => r.cpuPct))} % of one core, RSS max ${f(m((r) => r.rssMaxMb))} MB, DB ${f(m((r) => r.dbMb))} MB`,
   );
+  console.log(`  after the run (idle appliance), medians: GET /nodes ${f(m((r) => r.idleMs.list))} ms, GET /nodes/{name} ${f(m((r) => r.idleMs.node))} ms, console ${f(m((r) => r.idleMs.console))} ms; machine requests queued/refused (last run) ${runs[runs.length - 1].admission.queued ?? '-'}/${runs[runs.length - 1].admission.refused ?? '-'}`);
   console.log(`  API GET /nodes p50/p99 ${f(m((r) => r.apiList.p50))}/${f(m((r) => r.apiList.p99))} ms; GET /nodes/{name} ${f(m((r) => r.apiNode.p50))}/${f(m((r) => r.apiNode.p99))} ms; console ${f(m((r) => r.consoleMs.p50))}/${f(m((r) => r.consoleMs.p99))} ms`);
   console.log('  phase                 p50 s   p95 s   p99 s');
   for (const k of Object.keys(runs[0].phases)) console.log(`  ${k.padEnd(20)} ${f(m((r) => r.phases[k].p50)).padStart(6)} ${f(m((r) => r.phases[k].p95)).padStart(7)} ${f(m((r) => r.phases[k].p99)).padStart(7)}`);

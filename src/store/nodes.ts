@@ -32,6 +32,23 @@ export interface NewNode {
   cause: string;
 }
 
+const RAW_INVENTORY = Symbol('stored inventory JSON');
+
+/**
+ * A node as JSON (the same fields as JSON.stringify(node)). For a node read
+ * from the store whose inventory nobody parsed, the stored inventory text is
+ * spliced in as it is: a list of 1000 nodes costs no 1000 JSON.parse +
+ * stringify round trips of their inventories (about 50 ms).
+ */
+export function nodeJson(n: Node): string {
+  const raw = (n as unknown as Record<symbol, string | undefined>)[RAW_INVENTORY];
+  if (raw === undefined) return JSON.stringify(n);
+  const rest: Record<string, unknown> = {};
+  for (const k of Object.keys(n)) if (k !== 'inventory') rest[k] = (n as unknown as Record<string, unknown>)[k];
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"inventory":${raw}}`;
+}
+
 /** Data access for nodes and node events. */
 export class NodeRepo {
   private readonly q;
@@ -102,6 +119,8 @@ export class NodeRepo {
       get: () => (inventory ??= JSON.parse(text) as Inventory),
       set: (v: Inventory) => (inventory = v),
     });
+    // The stored JSON, for nodeJson(), while nobody has read (and so maybe changed) the parsed copy.
+    Object.defineProperty(node, RAW_INVENTORY, { enumerable: false, get: () => (inventory === undefined ? text : undefined) });
     return node;
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase, schemaVersion } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { NodeRepo } from '../../src/store/nodes.js';
+import { NodeRepo, nodeJson } from '../../src/store/nodes.js';
 import { AllocationRepo } from '../../src/store/allocations.js';
 import { TokenRepo } from '../../src/store/tokens.js';
 import { AgentTokenRepo, LAST_USED_RESOLUTION_MS } from '../../src/store/agent-tokens.js';
@@ -94,6 +94,23 @@ describe('node repository', () => {
   });
 });
 
+describe('node JSON', () => {
+  it('parses inventories only when read, and nodeJson splices the stored text into the same JSON', () => {
+    const db = openDatabase(':memory:');
+    const repo = new NodeRepo(db);
+    const inventory = { cpus: 2, dmi: { vendor: 'Q"uoted', product: 'é' }, disks: [{ name: 'sda' }] };
+    repo.create({ name: 'a.test', macs: ['52:54:00:00:00:01'], state: 'discovered', inventory: inventory as never, cause: 't' }, 1);
+    const n = repo.list()[0];
+    const spliced = nodeJson(n);
+    expect(spliced).toContain(`"inventory":${JSON.stringify(inventory)}`);
+    expect(JSON.parse(spliced)).toEqual(JSON.parse(JSON.stringify(repo.list()[0])));
+    // Once read (and possibly changed in memory), the parsed copy is what is written.
+    n.inventory.cpus = 64;
+    expect(JSON.parse(nodeJson(n)).inventory.cpus).toBe(64);
+    expect({ ...repo.getByName('a.test')! }.inventory).toEqual(inventory);
+  });
+});
+
 describe('allocations', () => {
   it('gives each node one address, never one address to two nodes, honours suggestions, reports exhaustion', () => {
     const db = openDatabase(':memory:');
@@ -108,6 +125,15 @@ describe('allocations', () => {
     expect(() => alloc.allocate('admin', ids[3], range, 1)).toThrow(/no free address/);
     alloc.release(ids[1]);
     expect(alloc.allocate('admin', ids[3], range, 1).address).toBe('10.0.0.12');
+    // Dense ranges take the next address after the highest; a hole is still found first, excluded addresses never.
+    const wide = { start: '10.0.1.1', end: '10.0.1.20' };
+    const more = [5, 6, 7, 8, 9].map((i) => nodes.create({ name: `m${i}`, macs: [`52:54:00:00:01:0${i}`], state: 'discovered', cause: 't' }, 1).id);
+    expect(alloc.allocate('wide', more[0], wide, 1, undefined, ['10.0.1.2']).address).toBe('10.0.1.1');
+    expect(alloc.allocate('wide', more[1], wide, 1, undefined, ['10.0.1.2']).address).toBe('10.0.1.3');
+    expect(alloc.allocate('wide', more[2], wide, 1, undefined, ['10.0.1.2']).address).toBe('10.0.1.4');
+    alloc.release(more[1], 'wide');
+    expect(alloc.allocate('wide', more[3], wide, 1, undefined, ['10.0.1.2']).address).toBe('10.0.1.3');
+    expect(alloc.allocate('wide', more[4], wide, 1, undefined, ['10.0.1.2', '10.0.1.5']).address).toBe('10.0.1.6');
     const addrs = alloc.list('admin').map((a) => a.address);
     expect(new Set(addrs).size).toBe(addrs.length);
   });
