@@ -59,6 +59,8 @@ interface Run {
   idleMs: { list: number; node: number; console: number };
   /** The appliance's admission counters at the end (src/api/admission.ts). */
   admission: Record<string, number>;
+  /** Maxima of the appliance's own memory figures (health: rss, heap_used, external, array_buffers). */
+  memoryMaxMb: Record<string, number>;
 }
 
 async function one(n: number): Promise<Run> {
@@ -80,11 +82,14 @@ async function one(n: number): Promise<Run> {
   const t0 = Date.now();
   const lat = { list: [] as number[], node: [] as number[], console: [] as number[] };
   let rssMax = c0.rssKb;
+  const memMax: Record<string, number> = {};
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       try {
         rssMax = Math.max(rssMax, procStat(pid).rssKb);
+        const h = (await (await fetch(`${s.app.baseUrl}/api/v1/health`)).json()) as { memory?: Record<string, number> };
+        for (const [k, v] of Object.entries(h.memory ?? {})) memMax[k] = Math.max(memMax[k] ?? 0, v);
         lat.list.push(await timed(`${s.app.baseUrl}/api/v1/nodes`, s.app.token));
         const named = sim.machines.find((m) => m.node)?.node;
         if (named) lat.node.push(await timed(`${s.app.baseUrl}/api/v1/nodes/${named}`, s.app.token));
@@ -137,6 +142,7 @@ async function one(n: number): Promise<Run> {
     consoleMs: pick(lat.console),
     idleMs: { list: median(idle.list), node: median(idle.node ?? []), console: median(idle.console) },
     admission: health.machine_requests ?? {},
+    memoryMaxMb: memMax,
   };
 }
 

@@ -94,6 +94,13 @@ import { nodeSimHttp } from './sim/http-client.js';
 import { configureBmcNetwork } from './sim/operator.js';
 import { Simulation, type SimulateOptions } from './sim/simulator.js';
 
+/** The process's memory in MB (health: RSS, V8 heap, buffers outside the heap). */
+function memoryMb(): Record<string, number> {
+  const m = process.memoryUsage();
+  const mb = (b: number) => Math.round(b / 104857.6) / 10;
+  return { rss: mb(m.rss), heap_used: mb(m.heapUsed), heap_total: mb(m.heapTotal), external: mb(m.external), array_buffers: mb(m.arrayBuffers) };
+}
+
 /** Everything the running appliance is made of (exposed for tests). */
 export interface Appliance {
   config: Readonly<Config>;
@@ -302,7 +309,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     tokens,
     sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
-    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats() }),
+    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb() }),
   });
   const admission = new AdmissionGate({ maxQueue: config.services.http.machine_queue, retryAfterSeconds: config.services.http.retry_after_seconds, turnMs: 10, defer: setImmediate, now: () => performance.now() });
   registerAdmission(http, admission, { retryAfterSeconds: config.services.http.retry_after_seconds, log: log.child({ component: 'admission' }) });

@@ -9,7 +9,7 @@ import { CrowbarError } from '../lib/errors.js';
 
 /** The public view of a node (no secrets). */
 export function nodeView(n: Node): Record<string, unknown> {
-  return { ...n };
+  return { ...n, inventory: n.inventory };
 }
 
 /** Register node routes under /api/v1. */

@@ -32,7 +32,73 @@ export interface NewNode {
   cause: string;
 }
 
-const RAW_INVENTORY = Symbol('stored inventory JSON');
+/**
+ * A node read from the store. The inventory (the largest column, about a KB
+ * of JSON per node) is parsed on first access only: most lookups (agent
+ * requests, DHCP, proposal checks) never read it, and parsing it on every
+ * lookup was the appliance's largest single cost at scale
+ * (docs/simulator.md). A class, so that every node shares one shape and one
+ * accessor (an accessor defined per object cost more than the parse it saved).
+ * JSON.stringify goes through toJSON(), which includes the inventory; a spread
+ * copies the data fields only (use nodeView in the API).
+ */
+class StoredNode implements Node {
+  id: number;
+  name: string;
+  macs: string[];
+  state: NodeState;
+  problem_reason: string | null;
+  allocated: boolean;
+  bmc_address: string | null;
+  bmc_user: string | null;
+  bmc_password_set: boolean;
+  power_driver: string;
+  created_at: number;
+  updated_at: number;
+  state_changed_at: number;
+  /** The stored inventory JSON while the parsed copy has not been read (and so not changed). */
+  #text: string | undefined;
+  #inventory: Inventory | undefined;
+
+  constructor(r: NodeRow, macs: string[]) {
+    this.id = r.id;
+    this.name = r.name;
+    this.macs = macs;
+    this.state = r.state as NodeState;
+    this.problem_reason = r.problem_reason;
+    this.allocated = r.allocated === 1;
+    this.bmc_address = r.bmc_address;
+    this.bmc_user = r.bmc_user;
+    this.bmc_password_set = r.bmc_password_enc !== null;
+    this.power_driver = r.power_driver;
+    this.created_at = r.created_at;
+    this.updated_at = r.updated_at;
+    this.state_changed_at = r.state_changed_at;
+    this.#text = r.inventory;
+  }
+
+  get inventory(): Inventory {
+    if (this.#inventory === undefined) {
+      this.#inventory = JSON.parse(this.#text ?? '{}') as Inventory;
+      this.#text = undefined;
+    }
+    return this.#inventory;
+  }
+
+  set inventory(v: Inventory) {
+    this.#inventory = v;
+    this.#text = undefined;
+  }
+
+  /** The stored inventory text, when nobody has read the parsed copy. */
+  storedInventory(): string | undefined {
+    return this.#text;
+  }
+
+  toJSON(): Node {
+    return { ...this, inventory: this.inventory };
+  }
+}
 
 /**
  * A node as JSON (the same fields as JSON.stringify(node)). For a node read
@@ -41,11 +107,9 @@ const RAW_INVENTORY = Symbol('stored inventory JSON');
  * stringify round trips of their inventories (about 50 ms).
  */
 export function nodeJson(n: Node): string {
-  const raw = (n as unknown as Record<symbol, string | undefined>)[RAW_INVENTORY];
+  const raw = n instanceof StoredNode ? n.storedInventory() : undefined;
   if (raw === undefined) return JSON.stringify(n);
-  const rest: Record<string, unknown> = {};
-  for (const k of Object.keys(n)) if (k !== 'inventory') rest[k] = (n as unknown as Record<string, unknown>)[k];
-  const head = JSON.stringify(rest);
+  const head = JSON.stringify({ ...n });
   return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"inventory":${raw}}`;
 }
 
@@ -88,40 +152,9 @@ export class NodeRepo {
     };
   }
 
-  /**
-   * A row as a Node. The inventory (the largest column, several KB of JSON
-   * per node) is parsed on first access only: most lookups (agent requests,
-   * DHCP, proposal checks) never read it, and parsing it on every lookup was
-   * the appliance's largest single cost at scale (docs/simulator.md).
-   */
+  /** A row as a Node (MACs read when not given). */
   private hydrate(r: NodeRow, macs?: string[]): Node {
-    const node = {
-      id: r.id,
-      name: r.name,
-      macs: macs ?? this.q.macsOf.all(r.id).map((m) => m.mac),
-      state: r.state as NodeState,
-      problem_reason: r.problem_reason,
-      allocated: r.allocated === 1,
-      inventory: undefined as unknown as Inventory,
-      bmc_address: r.bmc_address,
-      bmc_user: r.bmc_user,
-      bmc_password_set: r.bmc_password_enc !== null,
-      power_driver: r.power_driver,
-      created_at: r.created_at,
-      updated_at: r.updated_at,
-      state_changed_at: r.state_changed_at,
-    };
-    let inventory: Inventory | undefined;
-    const text = r.inventory;
-    Object.defineProperty(node, 'inventory', {
-      enumerable: true,
-      configurable: true,
-      get: () => (inventory ??= JSON.parse(text) as Inventory),
-      set: (v: Inventory) => (inventory = v),
-    });
-    // The stored JSON, for nodeJson(), while nobody has read (and so maybe changed) the parsed copy.
-    Object.defineProperty(node, RAW_INVENTORY, { enumerable: false, get: () => (inventory === undefined ? text : undefined) });
-    return node;
+    return new StoredNode(r, macs ?? this.q.macsOf.all(r.id).map((m) => m.mac));
   }
 
   /** Whether a node named `name` exists (no row is read into a Node). */

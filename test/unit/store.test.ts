@@ -107,7 +107,8 @@ describe('node JSON', () => {
     // Once read (and possibly changed in memory), the parsed copy is what is written.
     n.inventory.cpus = 64;
     expect(JSON.parse(nodeJson(n)).inventory.cpus).toBe(64);
-    expect({ ...repo.getByName('a.test')! }.inventory).toEqual(inventory);
+    expect(repo.getByName('a.test')!.inventory).toEqual(inventory);
+    expect(JSON.parse(JSON.stringify(repo.getByName('a.test'))).inventory).toEqual(inventory);
   });
 });
 
