@@ -110,6 +110,28 @@ menuentry "Debian ($host)" {
   initrd /boot/$i
 }
 CFG
+# 6. UEFI firmware: a boot entry for the disk's removable path, right after the entry this boot
+# came from (BootCurrent: the network boot), so an iPXE `exit` (boot group local) falls through to
+# the disk while the network stays first. Firmware does not always make an entry for a disk by
+# itself: OVMF with a QEMU boot order kept only the network entries, and the VM ended in its setup.
+if [ -d /sys/firmware/efi ]; then
+  grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  efibootmgr > /tmp/efi.before 2>&1 || fail "efibootmgr cannot read the boot entries: $(tail -1 /tmp/efi.before)"
+  for old in $(sed -n 's/^Boot\([0-9A-F]\{4\}\)[* ] crowbar-disk.*/\1/p' /tmp/efi.before); do efibootmgr -q -b "$old" -B >/dev/null 2>&1; done
+  efibootmgr -q -c -d "$disk" -p 2 -L crowbar-disk -l '\EFI\BOOT\BOOTX64.EFI' > /tmp/efi.out 2>&1 || fail "efibootmgr -c: $(tail -1 /tmp/efi.out)"
+  efibootmgr > /tmp/efi.after 2>&1
+  new=$(sed -n 's/^Boot\([0-9A-F]\{4\}\)[* ] crowbar-disk.*/\1/p' /tmp/efi.after | head -1)
+  [ -n "$new" ] || fail "efibootmgr -c made no crowbar-disk entry: $(head -c 300 /tmp/efi.after)"
+  cur=$(sed -n 's/^BootCurrent: //p' /tmp/efi.after)
+  rest=$(sed -n 's/^BootOrder: //p' /tmp/efi.after | tr ',' ' ')
+  order=""
+  [ -n "$cur" ] && order="$cur"
+  order="$order $new"
+  for n in $rest; do [ "$n" = "$new" ] || [ "$n" = "$cur" ] || order="$order $n"; done
+  order=$(echo $order | tr ' ' ,)
+  efibootmgr -q -o "$order" > /tmp/efi.out 2>&1 || fail "efibootmgr -o $order: $(tail -1 /tmp/efi.out)"
+  say "image-install: UEFI entry Boot$new (crowbar-disk) after Boot${cur:-?}; BootOrder $order"
+fi
 sync
 umount_all
 t3=$(cut -d. -f1 /proc/uptime)
