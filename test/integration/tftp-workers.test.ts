@@ -185,6 +185,13 @@ describe.skipIf(!peers)('TFTP transfers on worker threads', () => {
 });
 
 describe('TFTP worker pool shutdown', () => {
+  it('a server whose port cannot be bound ends its worker threads before rejecting', async () => {
+    const p2 = new TransferPool({ size: 1, log, spawn: spawnTransferWorker, now: () => Date.now() });
+    const s2 = new TftpServer({ bind: HOST, port: server.port, source: new BootFileSource({ root, now: () => Date.now() }), log, clock: systemClock, pool: p2 });
+    await expect(s2.start()).rejects.toThrow();
+    expect(p2.threads).toBe(0);
+  });
+
   it('stop() aborts running transfers and ends every worker thread (the process exits by itself)', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', resolve('test/helpers/tftp-pool-child.ts'), root, '2'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

@@ -102,7 +102,13 @@ export class TftpServer {
   async start(): Promise<void> {
     if (this.o.pool) await this.o.pool.start();
     const s = this.makeSocket();
-    await bindUdp(s, { port: this.o.port, address: this.o.bind, exclusive: true });
+    try {
+      await bindUdp(s, { port: this.o.port, address: this.o.bind, exclusive: true });
+    } catch (e) {
+      // A service that failed to start is not stopped by the runner: end the threads here.
+      if (this.o.pool) await this.o.pool.stop();
+      throw e;
+    }
     s.on('error', (e) => this.warn('socket', 'tftp request socket error', { error: e.message }));
     s.on('message', (msg, rinfo) => {
       try {
