@@ -17,6 +17,8 @@
 #
 # env: REPEATS=3  TFTP_MB=16  HTTP_MB=300  NCONC=20  NPAR=10  PIN=split|none|same
 #      HTTP_PINS="none split"  PARTS="tftp http"  SERVERS="crowbar tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
+#      TFTP_WORKERS=-1 (services.tftp.workers for "crowbar"); a server named crowbar-wN runs
+#      crowbar with N transfer workers (crowbar-w0: all transfers on the main thread, as before).
 # PIN=split (default): servers on CPU0, clients on CPU1. Lock-step TFTP is bound
 # by the wake-up round trip, which on a 2-vCPU VM depends on CPU placement.
 # MB/s = 10^6 bytes/s from the clients' wall time; every output's size is checked
@@ -118,14 +120,14 @@ for ns in "$NS_S" "$NS_C"; do ip netns exec "$ns" sysctl -qw net.core.rmem_defau
 for i in $(seq 1 50); do ip netns exec "$NS_C" ping -c1 -W1 "$SRV_IP" >/dev/null 2>&1 && break; sleep 0.1; done
 log "netns $NS_S($SRV_IP) <-> $NS_C($CLI_IP), PIN=$PIN"
 
-start_crowbar() { # rundir tftp_enabled
-  local d=$1
+start_crowbar() { # rundir tftp_enabled [tftp_workers]
+  local d=$1 w=${3:-${TFTP_WORKERS:--1}}
   mkdir -p "$d/data"
   cat >"$d/config.json" <<EOF
 { "data_dir": "$d/data", "log_level": "${LOG_LEVEL:-warn}",
   "admin_network": { "interface": "$IF_S", "address": "$SRV_IP/24", "domain": "bench.test" },
   "services": { "dhcp": { "enabled": false }, "dns": { "enabled": false }, "ntp": { "enabled": false },
-    "tftp": { "enabled": $2, "bind": "$SRV_IP", "port": 69, "root": "$WORK/root" },
+    "tftp": { "enabled": $2, "bind": "$SRV_IP", "port": 69, "root": "$WORK/root", "workers": $w },
     "http": { "bind": "$SRV_IP", "port": 8080 } } }
 EOF
   start_bg "$d/server.log" node --import tsx "$ROOT_DIR/src/cli.ts" serve --config "$d/config.json"
@@ -135,6 +137,7 @@ start_tftp() { # server rundir
   local s=$1 d=$2
   case "$s" in
     crowbar)   start_crowbar "$d" true;;
+    crowbar-w*) start_crowbar "$d" true "${s#crowbar-w}";;
     tftpd-hpa) start_bg "$d/server.log" in.tftpd -L -s -u root -a "$SRV_IP:69" "$WORK/root";;
     dnsmasq)   start_bg "$d/server.log" dnsmasq -k --port=0 --enable-tftp --tftp-root="$WORK/root" --listen-address="$SRV_IP" \
                  --bind-interfaces --user=root --log-facility=- --pid-file="$d/dnsmasq.pid";;

@@ -5,6 +5,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Server } from '@hapi/hapi';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -439,7 +440,9 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url, importPath: (p) => mediaImport.importPath(p) }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {
-    const t = createTftpService(tftpCfg, bootFiles, log.child({ component: 'tftp' }), clock);
+    // -1: one transfer worker per CPU this process may run on (affinity-aware); 0: in process.
+    const tftpWorkers = tftpCfg.workers < 0 ? availableParallelism() : tftpCfg.workers;
+    const t = createTftpService(tftpCfg, tftpWorkers, bootFiles, log.child({ component: 'tftp' }), clock);
     tftp = t.server;
     services.push(t.service);
   }

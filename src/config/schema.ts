@@ -103,6 +103,8 @@ export interface Config {
       max_transfers: number;
       /** Requests per second per client address. */
       requests_per_second: number;
+      /** Worker threads running transfers: -1 = one per CPU the process may use, 0 = all on the main thread. */
+      workers: number;
       /** Extra directories served under a path prefix (TFTP and /boot/files/), besides discovery/. */
       prefix_roots: Array<{ prefix: string; dir: string }>;
     };
@@ -256,6 +258,7 @@ export const configSpec: FieldSpec = {
           retries: { kind: 'number', integer: true, min: 1, max: 50, default: 5 },
           max_transfers: { kind: 'number', integer: true, min: 1, max: 100_000, default: 1000 },
           requests_per_second: { kind: 'number', integer: true, min: 1, max: 100_000, default: 50 },
+          workers: { kind: 'number', integer: true, min: -1, max: 64, default: -1 },
           prefix_roots: {
             kind: 'list',
             default: [],

@@ -141,6 +141,7 @@ export async function openConfined(dir: string, rel: string[]): Promise<SourceFi
     return {
       size,
       mtimeMs: st.mtimeMs,
+      fd: fh.fd,
       async read(buf, offset, length, position) {
         if (position >= size) return 0;
         const { bytesRead } = await fh.read(buf, offset, Math.min(length, size - position), position);

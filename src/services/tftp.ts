@@ -5,10 +5,17 @@ import type { Logger } from '../lib/logger.js';
 import { service, type Service } from '../lib/service.js';
 import type { FileSource } from '../protocols/tftp/source.js';
 import { TftpServer } from '../protocols/tftp/server.js';
+import { TransferPool, spawnTransferWorker } from '../protocols/tftp/pool.js';
 
-/** Build the TFTP server and its Service from the tftp config section. */
-export function createTftpService(cfg: Config['services']['tftp'], source: FileSource, log: Logger, clock: Clock): { server: TftpServer; service: Service } {
+/**
+ * Build the TFTP server and its Service from the tftp config section.
+ * `workers` is the resolved pool size (the composition root turns the
+ * config's -1 into the number of usable CPUs); 0 runs transfers in process.
+ */
+export function createTftpService(cfg: Config['services']['tftp'], workers: number, source: FileSource, log: Logger, clock: Clock): { server: TftpServer; pool: TransferPool | null; service: Service } {
+  const pool = workers > 0 ? new TransferPool({ size: workers, log, spawn: spawnTransferWorker, now: () => clock.now() }) : null;
   const server = new TftpServer({
+    pool,
     bind: cfg.bind,
     port: cfg.port,
     source,
@@ -27,6 +34,7 @@ export function createTftpService(cfg: Config['services']['tftp'], source: FileS
   });
   return {
     server,
+    pool,
     service: service(
       'tftp',
       () => server.start(),

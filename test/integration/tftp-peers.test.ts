@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TftpServer, type TransferRecord } from '../../src/protocols/tftp/server.js';
+import { TransferPool, spawnTransferWorker } from '../../src/protocols/tftp/pool.js';
 import { BootFileSource } from '../../src/services/boot-files.js';
 import { memoryLogger } from '../../src/lib/logger.js';
 import { systemClock } from '../../src/lib/clock.js';
@@ -94,7 +95,10 @@ beforeAll(async () => {
   symlinkSync(join(dir, 'outside.txt'), join(root, 'sub', 'leak'));
   symlinkSync('/etc', join(root, 'etc'));
   const source = new BootFileSource({ root, now: () => Date.now() });
-  server = new TftpServer({ bind: HOST, port: 0, source, log, clock: systemClock, limits: { timeoutMs: 200, maxTimeoutMs: 800 } });
+  // CROWBAR_TFTP_WORKERS=N runs this whole file with transfers on N worker threads (default: in process).
+  const workers = Number(process.env.CROWBAR_TFTP_WORKERS ?? 0);
+  const pool = workers > 0 ? new TransferPool({ size: workers, log, spawn: spawnTransferWorker, now: () => Date.now() }) : null;
+  server = new TftpServer({ bind: HOST, port: 0, source, log, clock: systemClock, pool, limits: { timeoutMs: 200, maxTimeoutMs: 800 } });
   server.onTransfer = (r) => records.push(r);
   await server.start();
 });

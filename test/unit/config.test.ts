@@ -26,6 +26,7 @@ describe('config', () => {
     expect(c.admin_network.host_range_end).toBe('10.1.0.127');
     expect(c.services.http.public_url).toBe('http://10.1.0.1');
     expect(c.services.tftp.root).toBe('/tmp/x/tftp');
+    expect(c.services.tftp.workers).toBe(-1);
     expect(() => {
       (c as any).services.dhcp.port = 1;
     }).toThrow();
@@ -34,6 +35,14 @@ describe('config', () => {
   it('names an unknown key with its full path', () => {
     expect(errorOf({ services: { dhcp: { prot: 67 } } })).toMatch(/services\.dhcp\.prot: unknown key/);
     expect(errorOf({ bogus: 1 })).toMatch(/bogus: unknown key/);
+  });
+
+  it('validates the TFTP worker count (-1 = one per CPU, 0 = in process)', () => {
+    expect(buildConfig({ services: { tftp: { workers: 0 } } }).services.tftp.workers).toBe(0);
+    expect(buildConfig({ services: { tftp: { workers: 4 } } }).services.tftp.workers).toBe(4);
+    expect(errorOf({ services: { tftp: { workers: -2 } } })).toMatch(/services\.tftp\.workers: must be >= -1/);
+    expect(errorOf({ services: { tftp: { workers: 1.5 } } })).toMatch(/services\.tftp\.workers: must be an integer/);
+    expect(errorOf({ services: { tftp: { workers: 65 } } })).toMatch(/services\.tftp\.workers: must be <= 64/);
   });
 
   it('rejects a bad port', () => {

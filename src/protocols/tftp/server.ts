@@ -18,8 +18,10 @@ import { RateLimiter } from '../../lib/rate.js';
 import { bindUdp } from '../../net/bind-udp.js';
 import { decode, encode, ERR, OP, type RequestPacket } from './packet.js';
 import { negotiate } from './options.js';
-import type { FileSource } from './source.js';
-import { ReadTransfer, type RetryPolicy, type TransferResult } from './transfer.js';
+import type { RunningTransfer, TransferPool } from './pool.js';
+import { bindTransferSocket, closeQuietly, runOnSocket } from './socket-transfer.js';
+import type { FileSource, SourceFile } from './source.js';
+import type { RetryPolicy, TransferResult } from './transfer.js';
 
 /** Limits and tunables of the server. */
 export interface TftpLimits extends RetryPolicy {
@@ -58,6 +60,12 @@ export interface TftpServerOptions {
   limits?: Partial<TftpLimits>;
   /** Socket factory (tests may inject); default: a node:dgram udp4 socket. */
   createSocket?: () => dgram.Socket;
+  /**
+   * Worker threads that run the transfers (started and stopped with the
+   * server). Null or absent: every transfer runs on this thread. Policy
+   * (decoding, rate limits, the FileSource) always stays on this thread.
+   */
+  pool?: TransferPool | null;
 }
 
 /** A completed transfer, reported to `onTransfer` listeners (metrics, tests). */
@@ -73,7 +81,7 @@ export interface TransferRecord extends TransferResult {
 export class TftpServer {
   private socket: dgram.Socket | null = null;
   private readonly limits: TftpLimits;
-  private readonly transfers = new Map<string, { transfer: ReadTransfer | null; sock: dgram.Socket | null }>();
+  private readonly transfers = new Map<string, Slot>();
   private readonly rate: RateLimiter;
   /** Separate budget for ERROR answers to malformed datagrams, so junk cannot starve real requests. */
   private readonly errorRate: RateLimiter;
@@ -90,10 +98,17 @@ export class TftpServer {
     this.makeSocket = o.createSocket ?? (() => dgram.createSocket({ type: 'udp4' }));
   }
 
-  /** Bind the request socket. Rejects when the port cannot be bound. */
+  /** Start the worker pool (if any), then bind the request socket. Rejects when the port cannot be bound. */
   async start(): Promise<void> {
+    if (this.o.pool) await this.o.pool.start();
     const s = this.makeSocket();
-    await bindUdp(s, { port: this.o.port, address: this.o.bind, exclusive: true });
+    try {
+      await bindUdp(s, { port: this.o.port, address: this.o.bind, exclusive: true });
+    } catch (e) {
+      // A service that failed to start is not stopped by the runner: end the threads here.
+      if (this.o.pool) await this.o.pool.stop();
+      throw e;
+    }
     s.on('error', (e) => this.warn('socket', 'tftp request socket error', { error: e.message }));
     s.on('message', (msg, rinfo) => {
       try {
@@ -116,7 +131,7 @@ export class TftpServer {
     return this.transfers.size;
   }
 
-  /** Close the request socket and abort every transfer. */
+  /** Close the request socket, abort every transfer and stop the worker threads. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.transfers.values()) {
@@ -127,6 +142,7 @@ export class TftpServer {
     const s = this.socket;
     this.socket = null;
     if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (this.o.pool) await this.o.pool.stop();
   }
 
   private warn(key: string, msg: string, fields: Record<string, unknown>): void {
@@ -177,7 +193,7 @@ export class TftpServer {
       this.replyError(rinfo, ERR.NOT_DEFINED, 'server busy, try again later');
       return;
     }
-    const slot = { transfer: null as ReadTransfer | null, sock: null as dgram.Socket | null };
+    const slot: Slot = { transfer: null, sock: null };
     this.transfers.set(key, slot);
     void this.begin(p, rinfo, key, slot).catch((e: unknown) => {
       this.transfers.delete(key);
@@ -187,7 +203,7 @@ export class TftpServer {
     });
   }
 
-  private async begin(p: RequestPacket, rinfo: dgram.RemoteInfo, key: string, slot: { transfer: ReadTransfer | null; sock: dgram.Socket | null }): Promise<void> {
+  private async begin(p: RequestPacket, rinfo: dgram.RemoteInfo, key: string, slot: Slot): Promise<void> {
     const started = this.o.clock.now();
     let file;
     try {
@@ -214,18 +230,40 @@ export class TftpServer {
     const netascii = p.mode === 'netascii';
     const neg = negotiate(p.options, netascii ? null : file.size, this.limits);
     if (neg.ignored.length) this.o.log.debug('tftp: options ignored', { client: rinfo.address, ignored: neg.ignored });
+    const onEnd = (r: TransferResult): void => {
+      if (this.transfers.get(key) === slot) this.transfers.delete(key);
+      const rec: TransferRecord = { ...r, path: p.filename, client: key, blksize: neg.blksize, windowsize: neg.windowsize, ms: this.o.clock.now() - started };
+      const fields = { path: p.filename.slice(0, 256), client: key, bytes: r.bytes, ms: rec.ms, blksize: neg.blksize, windowsize: neg.windowsize, retransmits: r.retransmits };
+      if (r.ok) this.o.log.info('tftp: transfer complete', fields);
+      else this.o.log.info('tftp: transfer failed', { ...fields, reason: r.reason });
+      this.onTransfer?.(rec);
+    };
+    const pool = this.o.pool;
+    if (pool && pool.available && (file.fd !== undefined || file.data !== undefined)) {
+      const f: SourceFile = file;
+      const handle = pool.run(
+        { fd: f.data ? undefined : f.fd, data: f.data, size: f.size, netascii, negotiated: neg, retry: this.limits, bind: this.o.bind, address: rinfo.address, port: rinfo.port },
+        (r, sockStarted) => {
+          // The descriptor belongs to this thread; the worker is done with it.
+          void f.close().catch(() => {});
+          if (!sockStarted) {
+            if (this.transfers.get(key) === slot) this.transfers.delete(key);
+            this.warn('begin', 'tftp: could not start transfer', { client: rinfo.address, path: p.filename, error: r.reason });
+            this.replyError(rinfo, ERR.NOT_DEFINED, 'internal error');
+            return;
+          }
+          onEnd(r);
+        },
+      );
+      if (handle) {
+        slot.transfer = handle;
+        return;
+      }
+    }
     const sock = this.makeSocket();
     slot.sock = sock;
     try {
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind({ port: 0, address: this.o.bind }, () => {
-          sock.connect(rinfo.port, rinfo.address, () => {
-            sock.off('error', reject);
-            resolve();
-          });
-        });
-      });
+      await bindTransferSocket(sock, this.o.bind, rinfo.address, rinfo.port);
     } catch (e) {
       await file.close();
       throw e;
@@ -235,39 +273,12 @@ export class TftpServer {
       closeQuietly(sock);
       return;
     }
-    const transfer = new ReadTransfer({
-      file,
-      netascii,
-      negotiated: neg,
-      retry: this.limits,
-      now: () => this.o.clock.now(),
-      io: {
-        // A full-length buffer skips dgram's offset/length validation and subarray per send.
-        send: (buf, len) => (len === buf.length ? sock.send(buf) : sock.send(buf, 0, len)),
-        close: () => closeQuietly(sock),
-      },
-      onEnd: (r) => {
-        if (this.transfers.get(key) === slot) this.transfers.delete(key);
-        const rec: TransferRecord = { ...r, path: p.filename, client: key, blksize: neg.blksize, windowsize: neg.windowsize, ms: this.o.clock.now() - started };
-        const fields = { path: p.filename.slice(0, 256), client: key, bytes: r.bytes, ms: rec.ms, blksize: neg.blksize, windowsize: neg.windowsize, retransmits: r.retransmits };
-        if (r.ok) this.o.log.info('tftp: transfer complete', fields);
-        else this.o.log.info('tftp: transfer failed', { ...fields, reason: r.reason });
-        this.onTransfer?.(rec);
-      },
-    });
-    slot.transfer = transfer;
-    sock.on('message', (m) => transfer.onPacket(m));
-    // On a connected socket an ICMP port-unreachable surfaces as ECONNREFUSED: the client is gone.
-    sock.on('error', (e) => transfer.abort(`socket error: ${e.message}`));
-    transfer.start();
+    slot.transfer = runOnSocket(sock, { file, netascii, negotiated: neg, retry: this.limits, now: () => this.o.clock.now(), onEnd });
   }
 }
 
-function closeQuietly(s: dgram.Socket | null): void {
-  if (!s) return;
-  try {
-    s.close();
-  } catch {
-    /* already closed */
-  }
+/** A transfer slot: the running transfer once started, its socket while binding (in process). */
+interface Slot {
+  transfer: RunningTransfer | null;
+  sock: dgram.Socket | null;
 }

@@ -27,6 +27,14 @@ export interface SourceFile {
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
   /** Release the file (idempotent). */
   close(): Promise<void>;
+  /**
+   * The open file descriptor behind `read`, when there is one. A transfer
+   * worker thread reads it directly (descriptors are per process); the owner
+   * keeps it open until `close`.
+   */
+  readonly fd?: number;
+  /** The whole contents, for in-memory (generated) files. */
+  readonly data?: Buffer;
 }
 
 /**
@@ -43,6 +51,7 @@ export function bufferFile(data: Buffer, mtimeMs: number): SourceFile {
   return {
     size: data.length,
     mtimeMs,
+    data,
     async read(buf, offset, length, position) {
       if (position >= data.length) return 0;
       return data.copy(buf, offset, position, Math.min(data.length, position + length));
