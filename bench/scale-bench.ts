@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { percentiles } from '../src/sim/stats.js';
 import { simulation, startSimAppliance } from '../test/helpers/sim-appliance.js';
+import { nextPort } from '../test/helpers/appliance.js';
 
 const sizes = (process.env.SCALE_SIZES ?? '100 1000 5000').split(/\s+/).filter(Boolean).map(Number);
 const reps = Number(process.env.SCALE_REPS ?? 1);
@@ -33,11 +34,15 @@ function procStat(pid: number): { cpuMs: number; rssKb: number } {
  * One request timed by curl in its own process (%{time_total}), so the
  * simulator's event loop in this process does not inflate the figure.
  */
+/** Where the last slow sample's time went (curl's connect and first-byte times, ms). */
+let lastBreakdown = '';
+
 async function timed(url: string, token: string | null): Promise<number> {
-  const args = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-m', '30', ...(token ? ['-H', `Authorization: Bearer ${token}`] : []), url];
+  const args = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}', '-m', '30', ...(token ? ['-H', `Authorization: Bearer ${token}`] : []), url];
   const { stdout } = await run('curl', args);
-  const [code, secs] = stdout.trim().split(' ');
+  const [code, secs, connect, first] = stdout.trim().split(' ');
   if (!code.startsWith('2')) throw new Error(`${url}: HTTP ${code}`);
+  if (Number(secs) > 0.5) lastBreakdown = `connect ${Math.round(Number(connect) * 1000)} first byte ${Math.round(Number(first) * 1000)}`;
   return Number(secs) * 1000;
 }
 
@@ -61,10 +66,18 @@ interface Run {
   admission: Record<string, number>;
   /** Maxima of the appliance's own memory figures (health: rss, heap_used, external, array_buffers). */
   memoryMaxMb: Record<string, number>;
+  /** The appliance's event-loop delay over the run (health). */
+  loopDelayMs: Record<string, number>;
+  /** GET /nodes samples over 500 ms: seconds into the run and latency. */
+  slowListSamples: string[];
 }
 
 async function one(n: number): Promise<Run> {
-  const s = await startSimAppliance();
+  // Operators (and this benchmark's latency samples) use the operator port: its own accept queue
+  // (services.http.operator_port, src/api/operator-listener.ts). SCALE_OPERATOR_PORT=0 samples the main port.
+  const opPort = process.env.SCALE_OPERATOR_PORT === '0' ? 0 : nextPort() + 5000;
+  const s = await startSimAppliance(opPort ? { services: { http: { operator_port: opPort } } } : {});
+  const opUrl = opPort ? `http://127.0.0.1:${opPort}` : s.app.baseUrl;
   const pid = s.app.proc.pid!;
   const sim = await simulation(s, {
     nodes: n,
@@ -81,6 +94,7 @@ async function one(n: number): Promise<Run> {
   const c0 = procStat(pid);
   const t0 = Date.now();
   const lat = { list: [] as number[], node: [] as number[], console: [] as number[] };
+  const slow: string[] = [];
   let rssMax = c0.rssKb;
   const memMax: Record<string, number> = {};
   let sampling = true;
@@ -88,12 +102,14 @@ async function one(n: number): Promise<Run> {
     while (sampling) {
       try {
         rssMax = Math.max(rssMax, procStat(pid).rssKb);
-        const h = (await (await fetch(`${s.app.baseUrl}/api/v1/health`)).json()) as { memory?: Record<string, number> };
+        const h = (await (await fetch(`${opUrl}/api/v1/health`)).json()) as { memory?: Record<string, number> };
         for (const [k, v] of Object.entries(h.memory ?? {})) memMax[k] = Math.max(memMax[k] ?? 0, v);
-        lat.list.push(await timed(`${s.app.baseUrl}/api/v1/nodes`, s.app.token));
+        const ms = await timed(`${opUrl}/api/v1/nodes`, s.app.token);
+        lat.list.push(ms);
+        if (ms > 500) slow.push(`${Math.round((Date.now() - t0) / 1000)}s:${Math.round(ms)}ms (${lastBreakdown})`);
         const named = sim.machines.find((m) => m.node)?.node;
-        if (named) lat.node.push(await timed(`${s.app.baseUrl}/api/v1/nodes/${named}`, s.app.token));
-        lat.console.push(await timed(`${s.app.baseUrl}/console/`, null));
+        if (named) lat.node.push(await timed(`${opUrl}/api/v1/nodes/${named}`, s.app.token));
+        lat.console.push(await timed(`${opUrl}/console/`, null));
       } catch (e) {
         process.stderr.write(`sample failed: ${String(e)}\n`);
       }
@@ -109,13 +125,16 @@ async function one(n: number): Promise<Run> {
   const idle = { list: [] as number[], node: [] as number[], console: [] as number[] };
   const someNode = sim.machines.find((m) => m.node)?.node;
   for (let i = 0; i < 10; i++) {
-    idle.list.push(await timed(`${s.app.baseUrl}/api/v1/nodes`, s.app.token));
-    if (someNode) idle.node.push(await timed(`${s.app.baseUrl}/api/v1/nodes/${someNode}`, s.app.token));
-    idle.console.push(await timed(`${s.app.baseUrl}/console/`, null));
+    idle.list.push(await timed(`${opUrl}/api/v1/nodes`, s.app.token));
+    if (someNode) idle.node.push(await timed(`${opUrl}/api/v1/nodes/${someNode}`, s.app.token));
+    idle.console.push(await timed(`${opUrl}/console/`, null));
   }
-  const health = (await (await fetch(`${s.app.baseUrl}/api/v1/health`)).json()) as { machine_requests?: Record<string, number> };
+  const health = (await (await fetch(`${opUrl}/api/v1/health`)).json()) as { machine_requests?: Record<string, number>; event_loop_delay_ms?: Record<string, number> };
   const db = join(s.app.dataDir, 'crowbar.db');
   const dbBytes = ['', '-wal', '-shm'].map((x) => (existsSync(db + x) ? statSync(db + x).size : 0)).reduce((a, b) => a + b, 0);
+  // Operator requests the appliance itself took over a second for (machine requests wait in the admission queue by design).
+  const slowLog = s.app.output().split('\n').filter((l) => l.includes('slow request') && !/"path":"\/(api\/v1\/agent|api\/v1\/discovery|boot|install|os)\b|runlist/.test(l));
+  if (slowLog.length) process.stderr.write(`appliance: ${slowLog.length} slow operator requests, e.g.\n${slowLog.slice(0, 8).join('\n')}\n`);
   await sim.stop();
   await s.stop();
   const pick = (xs: number[]) => {
@@ -143,6 +162,8 @@ async function one(n: number): Promise<Run> {
     idleMs: { list: median(idle.list), node: median(idle.node ?? []), console: median(idle.console) },
     admission: health.machine_requests ?? {},
     memoryMaxMb: memMax,
+    loopDelayMs: health.event_loop_delay_ms ?? {},
+    slowListSamples: slow.slice(0, 20),
   };
 }
 

@@ -20,7 +20,9 @@ import { NodeService } from './services/nodes.js';
 import { startServices, type RunningServices } from './services/runner.js';
 import { createApiServer } from './api/server.js';
 import { AdmissionGate, registerAdmission } from './api/admission.js';
-import { performance } from 'node:perf_hooks';
+import { closeOperatorListener, listenForOperators } from './api/operator-listener.js';
+import type { Server as NetServer } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createDhcpService } from './services/dhcp-service.js';
 import { registerNodeRoutes } from './api/nodes.js';
 import { AgentTokenRepo } from './store/agent-tokens.js';
@@ -94,6 +96,15 @@ import { createSocket } from 'node:dgram';
 import { nodeSimHttp } from './sim/http-client.js';
 import { configureBmcNetwork } from './sim/operator.js';
 import { Simulation, type SimulateOptions } from './sim/simulator.js';
+
+const loopHistogram = monitorEventLoopDelay({ resolution: 10 });
+loopHistogram.enable();
+
+/** Event-loop delay since start, ms (health): how long a request may wait for the loop. */
+function loopDelay(): Record<string, number> {
+  const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+  return { p50: ms(loopHistogram.percentile(50)), p99: ms(loopHistogram.percentile(99)), max: ms(loopHistogram.max) };
+}
 
 /** The process's memory in MB (health: RSS, V8 heap, buffers outside the heap). */
 function memoryMb(): Record<string, number> {
@@ -310,7 +321,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     tokens,
     sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
-    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb() }),
+    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb(), event_loop_delay_ms: loopDelay() }),
   });
   const admission = new AdmissionGate({ maxQueue: config.services.http.machine_queue, retryAfterSeconds: config.services.http.retry_after_seconds, turnMs: 10, defer: setImmediate, now: () => performance.now() });
   registerAdmission(http, admission, { retryAfterSeconds: config.services.http.retry_after_seconds, log: log.child({ component: 'admission' }) });
@@ -447,15 +458,20 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     services.push(t.service);
   }
 
+  let operatorListener: NetServer | null = null;
   if (config.services.http.enabled) {
     services.push(
       service(
         'http',
         async () => {
           await http.start();
+          const op = config.services.http.operator_port;
+          if (op > 0) operatorListener = await listenForOperators(http.listener, config.services.http.bind, op);
           status.http = 'running';
         },
         async () => {
+          await closeOperatorListener(operatorListener);
+          operatorListener = null;
           await http.stop({ timeout: 2000 });
           status.http = 'stopped';
         },

@@ -37,6 +37,11 @@ export async function createApiServer(o: ApiServerOptions): Promise<Hapi.Server>
   await server.register(Inert);
   registerTokenAuth(server, o.tokens, o.sessions);
   server.ext('onPreResponse', errorMapper(o.log));
+  // Requests that took over a second from arrival to the end of the response (why an operator waited).
+  server.events.on('response', (req) => {
+    const ms = (req.info.completed || req.info.responded) - req.info.received;
+    if (ms > 1000) o.log.warn('slow request', { method: req.method, path: req.path.slice(0, 200), ms, status: (req.response as { statusCode?: number } | null)?.statusCode });
+  });
   server.route({
     method: 'GET',
     path: '/api/v1/health',

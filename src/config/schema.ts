@@ -135,6 +135,8 @@ export interface Config {
       machine_queue: number;
       /** Retry-After (seconds) of a refused agent poll. */
       retry_after_seconds: number;
+      /** A second port with the same API and console for operators, with its own accept queue (0: none). */
+      operator_port: number;
     };
     /** BMC power control (docs/ipmi.md). */
     power: {
@@ -258,7 +260,7 @@ export const configSpec: FieldSpec = {
           retries: { kind: 'number', integer: true, min: 1, max: 50, default: 5 },
           max_transfers: { kind: 'number', integer: true, min: 1, max: 100_000, default: 1000 },
           requests_per_second: { kind: 'number', integer: true, min: 1, max: 100_000, default: 50 },
-          workers: { kind: 'number', integer: true, min: -1, max: 64, default: -1 },
+          workers: { kind: 'number', integer: true, min: -1, max: 64, default: 0 },
           prefix_roots: {
             kind: 'list',
             default: [],
@@ -291,6 +293,7 @@ export const configSpec: FieldSpec = {
           public_url: { kind: 'string', default: '', check: url },
           machine_queue: { kind: 'number', integer: true, min: 0, max: 100_000, default: 256 },
           retry_after_seconds: { kind: 'number', integer: true, min: 1, max: 300, default: 2 },
+          operator_port: { kind: 'number', integer: true, min: 0, max: 65535, default: 0 },
         }),
         power: {
           kind: 'object',

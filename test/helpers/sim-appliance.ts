@@ -43,8 +43,9 @@ export async function startSimAppliance(extra: Record<string, unknown> = {}): Pr
       services: {
         dhcp: { enabled: true, bind: '127.0.0.1', port: dhcpPort, range_start: '127.0.128.1', range_end: '127.0.255.254', lease_seconds: 3600 },
         tftp: { enabled: true, bind: '127.0.0.1', port: tftpPort, requests_per_second: 500 },
+        ...((extra.services as Record<string, unknown> | undefined) ?? {}),
       },
-      ...extra,
+      ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'services')),
     },
   });
   return {
