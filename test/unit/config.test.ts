@@ -26,7 +26,8 @@ describe('config', () => {
     expect(c.admin_network.host_range_end).toBe('10.1.0.127');
     expect(c.services.http.public_url).toBe('http://10.1.0.1');
     expect(c.services.tftp.root).toBe('/tmp/x/tftp');
-    expect(c.services.tftp.workers).toBe(-1);
+    expect(c.services.tftp.workers).toBe(0);
+    expect(c.services.http).toMatchObject({ machine_queue: 256, retry_after_seconds: 2, operator_port: 0 });
     expect(() => {
       (c as any).services.dhcp.port = 1;
     }).toThrow();
