@@ -2,8 +2,6 @@
  * The TFTP server on loopback against real clients: tftp-hpa, atftp and curl,
  * plus a raw UDP client for malformed and hostile input.
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +14,7 @@ import { memoryLogger } from '../../src/lib/logger.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { decode, encode, OP } from '../../src/protocols/tftp/packet.js';
 import { have } from '../helpers/netns.js';
+import { run, sha } from '../helpers/run.js';
 
 const HOST = '127.0.0.1';
 let dir: string;
@@ -26,20 +25,6 @@ let bigSum: string;
 const records: TransferRecord[] = [];
 const log = memoryLogger();
 
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out });
-    });
-  });
-}
-const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 /** Send one datagram from a fresh socket and collect replies for `ms`. */
 async function exchange(payloads: Buffer[], ms = 300, port = server.port): Promise<{ replies: Array<{ msg: Buffer; port: number }>; sock: dgram.Socket }> {

@@ -5,7 +5,6 @@
  * and stop() ending every thread (a child process exits by itself).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +17,7 @@ import { TransferPool, spawnTransferWorker } from '../../src/protocols/tftp/pool
 import { TftpServer, type TransferRecord } from '../../src/protocols/tftp/server.js';
 import { BootFileSource } from '../../src/services/boot-files.js';
 import { have } from '../helpers/netns.js';
+import { run, sha } from '../helpers/run.js';
 
 const HOST = '127.0.0.1';
 let dir: string;
@@ -27,20 +27,6 @@ let pool: TransferPool;
 const records: TransferRecord[] = [];
 const log = memoryLogger();
 
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      done({ code, out });
-    });
-  });
-}
-const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
