@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatPhases, labPossible, newLab, ROOT, SerialWatcher, sleep, type Lab } from './lab.js';
+import { buildDiscoveryImage, formatPhases, labPossible, newLab, ROOT, SerialWatcher, sleep, type Lab } from './lab.js';
 
 const can = labPossible();
 
@@ -66,12 +66,9 @@ describe.skipIf(!can.ok)('lab: PXE discovery of qemu machines', () => {
   }
 
   beforeAll(async () => {
-    execFileSync('bash', [join(ROOT, 'images', 'build-discovery.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    buildDiscoveryImage();
     lab = newLab();
-    lab.run('up.sh');
-    lab.run('ra.sh', ['start']);
-    lab.run('appliance.sh', ['start'], 60_000);
-    token = lab.token();
+    token = lab.start();
     VMS.forEach((vm, i) => {
       const opts = ['--fw', vm.fw, '--nic', vm.nic, '--rom', vm.rom, '--mem', String(vm.mem), '--cpus', String(vm.cpus), '--disk', `${vm.disk}G`];
       // the BMC-powered machine also gets an in-band IPMI (KCS) interface to its BMC

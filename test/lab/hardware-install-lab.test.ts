@@ -22,7 +22,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretBox } from '../../src/lib/secret-box.js';
 import { BmcSecretBox } from '../../src/services/power/credentials.js';
-import { labPossible, newLab, ROOT, SerialWatcher, sleep, type Lab } from './lab.js';
+import { buildDiscoveryImage, labPossible, newLab, SerialWatcher, sleep, type Lab } from './lab.js';
 
 const can = labPossible();
 const VM = 'hw1';
@@ -64,13 +64,10 @@ describe.skipIf(!can.ok)('lab: hardware-install of a VM with an in-band BMC and 
   beforeAll(async () => {
     // CROWBAR_DISCOVERY_CACHE: a private image cache (parallel worktrees share the default one)
     const cache = process.env.CROWBAR_DISCOVERY_CACHE;
-    execFileSync('bash', [join(ROOT, 'images', 'build-discovery.sh'), ...(cache ? ['--cache', cache] : [])], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    buildDiscoveryImage(cache);
     lab = newLab();
     if (cache) lab.env.CBLAB_IMAGE = join(cache, 'image');
-    lab.run('up.sh');
-    lab.run('ra.sh', ['start']);
-    lab.run('appliance.sh', ['start'], 60_000);
-    token = lab.token();
+    token = lab.start();
     oldBmc = `${lab.net}.200`;
     // UEFI (OVMF): its variables are real, so the bios step can reorder the UEFI boot entries
     lab.run('bmc.sh', ['start', VM, '--ip', oldBmc, '--inband', '--', '--fw', 'uefi', '--mem', '320', '--disk', '512M', '--disks', '2']);

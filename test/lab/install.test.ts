@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatPhases, labPossible, newLab, ROOT, SerialWatcher, sleep, type Lab } from './lab.js';
+import { buildDiscoveryImage, formatPhases, labPossible, newLab, ROOT, SerialWatcher, sleep, type Lab } from './lab.js';
 
 const can = labPossible();
 const DISCOVERY_CACHE = process.env.CROWBAR_DISCOVERY_CACHE || '/var/cache/crowbar/discovery';
@@ -83,14 +83,11 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
   }
 
   beforeAll(async () => {
-    execFileSync('bash', [join(ROOT, 'images', 'build-discovery.sh'), '--cache', DISCOVERY_CACHE], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
+    buildDiscoveryImage(DISCOVERY_CACHE, 900_000);
     execFileSync('bash', [join(ROOT, 'images', 'build-root-image.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 1_800_000 });
     lab = newLab();
     lab.env.CBLAB_IMAGE = join(DISCOVERY_CACHE, 'image');
-    lab.run('up.sh');
-    lab.run('ra.sh', ['start']);
-    lab.run('appliance.sh', ['start'], 60_000);
-    token = lab.token();
+    token = lab.start();
     // the appliance imports the root image (a copy) at start
     for (let i = 0; i < 120; i++) {
       const os = api('GET', '/api/v1/os').body.os as any[];

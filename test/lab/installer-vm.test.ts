@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labPossible, newLab, ROOT, sleep, type Lab } from './lab.js';
+import { buildDiscoveryImage, labPossible, newLab, ROOT, sleep, type Lab } from './lab.js';
 
 const NETBOOT = '/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/linux';
 const can = labPossible();
@@ -25,12 +25,9 @@ describe.skipIf(!can.ok || !existsSync(NETBOOT) || !slow)('lab: a machine boots 
   let token = '';
 
   beforeAll(async () => {
-    execFileSync('bash', [join(ROOT, 'images', 'build-discovery.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    buildDiscoveryImage();
     lab = newLab();
-    lab.run('up.sh');
-    lab.run('ra.sh', ['start']);
-    lab.run('appliance.sh', ['start'], 60_000);
-    token = lab.token();
+    token = lab.start();
     execFileSync('bash', [join(ROOT, 'lab', 'vm.sh'), 'start', 'inst1', '--mem', '1024', '--disk', '4G'], { env: { ...lab.env, CBLAB_CONFIG_ONLY: '1' } });
   }, 600_000);
 

@@ -39,10 +39,17 @@ export interface Lab {
   curl(method: string, path: string, o?: { token?: string; body?: string; contentType?: string }): { status: number; body: any };
   /** The admin API token of the lab appliance. */
   token(): string;
+  /** Bring the lab up (namespaces and bridge, router advertisements, the appliance); returns the admin token. */
+  start(): string;
   /** Tear everything down (idempotent). */
   down(): void;
   /** Print the last `lines` lines of the appliance log (for a failed run), then tear down. */
   teardown(lines?: number): void;
+}
+
+/** Build (or find up to date) the discovery image, in build cache `cache` when given (images/build-discovery.sh). */
+export function buildDiscoveryImage(cache?: string, timeoutMs = 600_000): void {
+  execFileSync('bash', [join(ROOT, 'images', 'build-discovery.sh'), ...(cache ? ['--cache', cache] : [])], { stdio: ['ignore', 'ignore', 'inherit'], timeout: timeoutMs });
 }
 
 /** Create the lab settings (nothing is started); `extraEnv` goes to every lab script (e.g. CBLAB_SIM). */
@@ -79,6 +86,12 @@ export function newLab(extraEnv: Record<string, string> = {}): Lab {
     },
     token() {
       return readFileSync(join(state, 'appliance', 'admin.token'), 'utf8').trim();
+    },
+    start() {
+      lab.run('up.sh');
+      lab.run('ra.sh', ['start']);
+      lab.run('appliance.sh', ['start'], 60_000);
+      return lab.token();
     },
     down() {
       try {

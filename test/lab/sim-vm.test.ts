@@ -7,11 +7,10 @@
  * allocated, installed and join to `ready` on the same appliance. Runs as
  * root only; about a minute under TCG.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatPhases, labPossible, newLab, ROOT, SerialWatcher, sleep, type Lab } from './lab.js';
+import { buildDiscoveryImage, formatPhases, labPossible, newLab, SerialWatcher, sleep, type Lab } from './lab.js';
 
 const can = labPossible();
 const SIM_NODES = 3;
@@ -21,13 +20,10 @@ describe.skipIf(!can.ok)('lab: a qemu VM and simulated machines on one appliance
   let token = '';
 
   beforeAll(() => {
-    execFileSync('bash', [join(ROOT, 'images', 'build-discovery.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    buildDiscoveryImage();
     // CBLAB_SIM=1: the appliance also serves the simulated machines' relay pool (lab/appliance.sh)
     lab = newLab({ CBLAB_SIM: '1' });
-    lab.run('up.sh');
-    lab.run('ra.sh', ['start']);
-    lab.run('appliance.sh', ['start'], 60_000);
-    token = lab.token();
+    token = lab.start();
   }, 600_000);
 
   afterAll(() => lab?.teardown(), 120_000);
