@@ -32,19 +32,19 @@ function procStat(pid: number): { cpuMs: number; rssKb: number } {
 
 /**
  * One request timed by curl in its own process (%{time_total}), so the
- * simulator's event loop in this process does not inflate the figure.
+ * simulator's event loop in this process does not inflate the figure; with
+ * curl's connect and first-byte times (where a slow sample's time went).
  */
-/** Where the last slow sample's time went (curl's connect and first-byte times, ms). */
-let lastBreakdown = '';
-
-async function timed(url: string, token: string | null): Promise<number> {
+async function sample(url: string, token: string | null): Promise<{ ms: number; connectMs: number; firstByteMs: number }> {
   const args = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}', '-m', '30', ...(token ? ['-H', `Authorization: Bearer ${token}`] : []), url];
   const { stdout } = await run('curl', args);
   const [code, secs, connect, first] = stdout.trim().split(' ');
   if (!code.startsWith('2')) throw new Error(`${url}: HTTP ${code}`);
-  if (Number(secs) > 0.5) lastBreakdown = `connect ${Math.round(Number(connect) * 1000)} first byte ${Math.round(Number(first) * 1000)}`;
-  return Number(secs) * 1000;
+  return { ms: Number(secs) * 1000, connectMs: Math.round(Number(connect) * 1000), firstByteMs: Math.round(Number(first) * 1000) };
 }
+
+/** Latency of one request, ms (sample()). */
+const timed = async (url: string, token: string | null): Promise<number> => (await sample(url, token)).ms;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
@@ -104,9 +104,9 @@ async function one(n: number): Promise<Run> {
         rssMax = Math.max(rssMax, procStat(pid).rssKb);
         const h = (await (await fetch(`${opUrl}/api/v1/health`)).json()) as { memory?: Record<string, number> };
         for (const [k, v] of Object.entries(h.memory ?? {})) memMax[k] = Math.max(memMax[k] ?? 0, v);
-        const ms = await timed(`${opUrl}/api/v1/nodes`, s.app.token);
-        lat.list.push(ms);
-        if (ms > 500) slow.push(`${Math.round((Date.now() - t0) / 1000)}s:${Math.round(ms)}ms (${lastBreakdown})`);
+        const l = await sample(`${opUrl}/api/v1/nodes`, s.app.token);
+        lat.list.push(l.ms);
+        if (l.ms > 500) slow.push(`${Math.round((Date.now() - t0) / 1000)}s:${Math.round(l.ms)}ms (connect ${l.connectMs} first byte ${l.firstByteMs})`);
         const named = sim.machines.find((m) => m.node)?.node;
         if (named) lat.node.push(await timed(`${opUrl}/api/v1/nodes/${named}`, s.app.token));
         lat.console.push(await timed(`${opUrl}/console/`, null));

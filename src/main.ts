@@ -22,7 +22,7 @@ import { createApiServer } from './api/server.js';
 import { AdmissionGate, registerAdmission } from './api/admission.js';
 import { closeOperatorListener, listenForOperators } from './api/operator-listener.js';
 import type { Server as NetServer } from 'node:net';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { createDhcpService } from './services/dhcp-service.js';
 import { registerNodeRoutes } from './api/nodes.js';
 import { AgentTokenRepo } from './store/agent-tokens.js';
@@ -97,13 +97,10 @@ import { nodeSimHttp } from './sim/http-client.js';
 import { configureBmcNetwork } from './sim/operator.js';
 import { Simulation, type SimulateOptions } from './sim/simulator.js';
 
-const loopHistogram = monitorEventLoopDelay({ resolution: 10 });
-loopHistogram.enable();
-
-/** Event-loop delay since start, ms (health): how long a request may wait for the loop. */
-function loopDelay(): Record<string, number> {
+/** Event-loop delay since `h` was enabled, ms (health): how long a request may wait for the loop. */
+function loopDelay(h: IntervalHistogram): Record<string, number> {
   const ms = (ns: number) => Math.round(ns / 1e5) / 10;
-  return { p50: ms(loopHistogram.percentile(50)), p99: ms(loopHistogram.percentile(99)), max: ms(loopHistogram.max) };
+  return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
 }
 
 /** The process's memory in MB (health: RSS, V8 heap, buffers outside the heap). */
@@ -321,9 +318,11 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     tokens,
     sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
-    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb(), event_loop_delay_ms: loopDelay() }),
+    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb(), event_loop_delay_ms: loopDelay(loopHistogram) }),
   });
-  const admission = new AdmissionGate({ maxQueue: config.services.http.machine_queue, retryAfterSeconds: config.services.http.retry_after_seconds, turnMs: 10, defer: setImmediate, now: () => performance.now() });
+  const loopHistogram = monitorEventLoopDelay({ resolution: 10 });
+  loopHistogram.enable();
+  const admission = new AdmissionGate({ maxQueue: config.services.http.machine_queue, turnMs: 10, defer: setImmediate, now: () => performance.now() });
   registerAdmission(http, admission, { retryAfterSeconds: config.services.http.retry_after_seconds, log: log.child({ component: 'admission' }) });
   registerNodeRoutes(http, nodes, nodeRepo, config.admin_network.domain);
   registerSessionRoutes(http, accounts, sessions, cookie);

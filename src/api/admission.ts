@@ -11,11 +11,11 @@
  * answers whatever else arrived (operator requests are never queued), DHCP
  * and TFTP packets included. The batch adapts to the length of the turns
  * (additive increase while turns are shorter than `turnMs`, halved when
- * longer), which bounds how long an operator's request waits for the loop. When the queue is long, requests a machine
- * repeats anyway (its agent's poll, a registration, a run-list check) get
- * `503` with `Retry-After` instead of waiting; state changes (transitions,
- * logs, hardware-install, install reports) and boot files are never refused,
- * only queued.
+ * longer), which bounds how long an operator's request waits for the loop.
+ * When the queue is long, requests a machine repeats anyway (its agent's
+ * poll, a registration, a run-list check) get `503` with `Retry-After`
+ * instead of waiting; state changes (transitions, logs, hardware-install,
+ * install reports) and boot files are never refused, only queued.
  *
  * The gate decides nothing about what a request may do (auth does); it only
  * decides when a machine request starts.
@@ -48,8 +48,6 @@ export function trafficClass(method: string, path: string, authorization: string
 export interface AdmissionOptions {
   /** Queued machine requests beyond which polls are refused with 503 (0: no queue, admit at once). */
   maxQueue: number;
-  /** Retry-After (seconds) sent with a refusal. */
-  retryAfterSeconds: number;
   /** Target length of an event-loop turn, ms (the batch shrinks when turns are longer). */
   turnMs: number;
   /** Run `fn` on the next event-loop turn (setImmediate in production). */

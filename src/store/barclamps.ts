@@ -3,7 +3,7 @@
  * (migration 4). Documents are stored as JSON text; the services layer owns
  * their meaning.
  */
-import { preparedCache, type Db, type Prepare } from './db.js';
+import { immediateRunner, preparedCache, type Db, type Immediate, type Prepare } from './db.js';
 import { CrowbarError } from '../lib/errors.js';
 
 /** A registry row. */
@@ -55,11 +55,11 @@ export interface AuditRow {
 export class BarclampRepo {
   private readonly sql: Prepare;
 
-  private readonly txn;
+  private readonly immediate: Immediate;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.sql = preparedCache(db);
-    this.txn = db.transaction((fn: () => unknown) => fn());
+    this.immediate = immediateRunner(db);
   }
 
   /** All rows (installed and tombstoned). */
@@ -102,8 +102,7 @@ export class BarclampRepo {
 
   /** Run `fn` in one immediate transaction. */
   tx<T>(fn: () => T): T {
-    // One wrapper for every call: building a transaction prepares its BEGIN/COMMIT statements.
-    return this.txn.immediate(fn) as T;
+    return this.immediate(fn);
   }
 }
 
@@ -111,7 +110,7 @@ export class BarclampRepo {
 export class ProposalRepo {
   private readonly sql: Prepare;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.sql = preparedCache(db);
   }
 

@@ -27,6 +27,19 @@ export type Prepare = <BindParameters extends unknown[] | {} = unknown[], Result
 
 const statementCaches = new WeakMap<Db, Map<string, Database.Statement>>();
 
+/** Runs a function in one IMMEDIATE transaction (a write lock from the start). */
+export type Immediate = <T>(fn: () => T) => T;
+
+/**
+ * An IMMEDIATE-transaction runner for `db`, built once: building a
+ * better-sqlite3 transaction prepares its BEGIN/COMMIT statements, which
+ * repositories that wrapped every call paid per call.
+ */
+export function immediateRunner(db: Db): Immediate {
+  const txn = db.transaction((fn: () => unknown) => fn());
+  return <T>(fn: () => T): T => txn.immediate(fn) as T;
+}
+
 /** The statement cache of `db` (one per database handle, shared by its repositories). */
 export function preparedCache(db: Db): Prepare {
   let cache = statementCaches.get(db);

@@ -3,7 +3,7 @@
  * enforced by the primary key) and the append-only event log. Every state
  * change and its event are written in one transaction.
  */
-import type { Db } from './db.js';
+import { immediateRunner, type Db, type Immediate } from './db.js';
 import { CrowbarError } from '../lib/errors.js';
 import type { Inventory, Node, NodeEvent, NodeState } from '../model/node.js';
 
@@ -116,11 +116,10 @@ export function nodeJson(n: Node): string {
 /** Data access for nodes and node events. */
 export class NodeRepo {
   private readonly q;
-  /** One transaction wrapper (building one prepares its BEGIN/COMMIT statements): `txn.immediate(fn)`. */
-  private readonly txn;
+  private readonly immediate: Immediate;
 
-  constructor(private readonly db: Db) {
-    this.txn = db.transaction((fn: () => unknown) => fn());
+  constructor(db: Db) {
+    this.immediate = immediateRunner(db);
     this.q = {
       byId: db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
       byName: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?'),
@@ -206,7 +205,7 @@ export class NodeRepo {
    * A MAC or name already taken raises `conflict` (never merged).
    */
   create(n: NewNode, now: number): Node {
-    return this.txn.immediate(() => {
+    return this.immediate(() => {
       if (this.q.byName.get(n.name)) throw new CrowbarError('conflict', `node name ${n.name} is taken`);
       for (const mac of n.macs) {
         const owner = this.q.byMac.get(mac);
@@ -216,7 +215,7 @@ export class NodeRepo {
       n.macs.forEach((mac, i) => this.q.insertMac.run(mac, id, i));
       this.q.insertEvent.run(id, n.name, null, n.state, n.cause, now);
       return this.get(id)!;
-    }) as Node;
+    });
   }
 
   /**
@@ -225,7 +224,7 @@ export class NodeRepo {
    * longer in `from` (a concurrent change won).
    */
   transition(id: number, from: NodeState, to: NodeState, cause: string, reason: string | null, now: number, allocated?: boolean): Node {
-    return this.txn.immediate(() => {
+    return this.immediate(() => {
       const r = this.q.setState.run({ id, from, to, reason, now, allocated: allocated === undefined ? null : allocated ? 1 : 0 });
       if (r.changes !== 1) {
         const cur = this.q.byId.get(id);
@@ -235,12 +234,12 @@ export class NodeRepo {
       const row = this.q.byId.get(id)!;
       this.q.insertEvent.run(id, row.name, from, to, cause, now);
       return this.hydrate(row);
-    }) as Node;
+    });
   }
 
   /** Delete a node (its MACs go with it); the event log keeps its history. */
   remove(id: number, cause: string, now: number): void {
-    this.txn.immediate(() => {
+    this.immediate(() => {
       const row = this.q.byId.get(id);
       if (!row) return;
       this.q.insertEvent.run(id, row.name, row.state, 'delete', cause, now);

@@ -39,7 +39,7 @@ function fromRow(r: OsRow): OsMedia {
 export class OsMediaRepo {
   private readonly sql: Prepare;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.sql = preparedCache(db);
   }
 

@@ -35,7 +35,7 @@ export class SessionRepo {
   private readonly sql: Prepare;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly policy: SessionPolicy = DEFAULT_SESSION_POLICY,
   ) {
     this.sql = preparedCache(db);

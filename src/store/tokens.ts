@@ -25,7 +25,7 @@ export function hashToken(token: string): string {
 export class TokenRepo {
   private readonly sql: Prepare;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.sql = preparedCache(db);
   }
 
@@ -51,7 +51,7 @@ export class TokenRepo {
 export class TokenAdmin {
   private readonly sql: Prepare;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.sql = preparedCache(db);
   }
 

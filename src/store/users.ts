@@ -22,7 +22,7 @@ const COLS = 'id, name, role, created_at, updated_at, last_login_at';
 export class UserRepo {
   private readonly sql: Prepare;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.sql = preparedCache(db);
   }
 

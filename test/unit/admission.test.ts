@@ -10,7 +10,7 @@ function gate(maxQueue: number) {
   const turns: Array<() => void> = [];
   const clock = { t: 0 };
   // Every turn takes 20 ms (longer than turnMs): the batch stays at 1 unless a test moves the clock itself.
-  const g = new AdmissionGate({ maxQueue, retryAfterSeconds: 2, turnMs: 10, defer: (fn) => turns.push(fn), now: () => (clock.t += 20) });
+  const g = new AdmissionGate({ maxQueue, turnMs: 10, defer: (fn) => turns.push(fn), now: () => (clock.t += 20) });
   const turn = async () => {
     const fn = turns.shift();
     fn?.();
@@ -58,7 +58,7 @@ describe('AdmissionGate', () => {
     const turns: Array<() => void> = [];
     let t = 0;
     let step = 1; // ms per now() call: short turns
-    const g = new AdmissionGate({ maxQueue: 1000, retryAfterSeconds: 2, turnMs: 10, defer: (fn) => turns.push(fn), now: () => (t += step) });
+    const g = new AdmissionGate({ maxQueue: 1000, turnMs: 10, defer: (fn) => turns.push(fn), now: () => (t += step) });
     g.enter('machine');
     let started = 0;
     for (let i = 0; i < 200; i++) void (g.enter('machine') as Promise<void>).then(() => started++);
