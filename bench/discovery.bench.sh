@@ -12,22 +12,13 @@ cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "discovery bench: needs root, skipped" >&2; exit 0; }
 SIZES=${DISC_BENCH_SIZES:-1 4 8}
 REPS=${DISC_BENCH_REPS:-3}
-export CBLAB_NAME="b$(printf '%04x' $((RANDOM % 65536)))" CBLAB_NET="10.$((160 + RANDOM % 60)).$((RANDOM % 250))"
-export CBLAB_STATE="/var/tmp/cblab/$CBLAB_NAME"
-source lab/lib.sh
-bash images/build-discovery.sh > /dev/null
-[[ -f "$CBLAB_CACHE/lab-accel" ]] || bash lab/check-kvm.sh > /dev/null
-trap 'bash lab/down.sh --purge > /dev/null 2>&1' EXIT
-bash lab/up.sh 2> /dev/null
-bash lab/ra.sh start 2> /dev/null
-bash lab/appliance.sh start 2> /dev/null
-TOKEN=$(cat "$CBLAB_STATE/appliance/admin.token")
+source bench/lab-bench-lib.sh
+bench_lab_up b
 # "<mac> <created_at ms>" per node
 nodes_created() {
-  ip netns exec "$CBLAB_NS" curl -s -m 10 -H "Authorization: Bearer $TOKEN" "http://$CBLAB_SERVER_IP/api/v1/nodes" |
+  bench_api GET /api/v1/nodes |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const n of JSON.parse(s).nodes)console.log(n.macs[0],n.created_at)})'
 }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "discovery bench: accel $(lab_accel), $(nproc) cpus, sizes [$SIZES], $REPS runs each"
 declare -A SLOW MED

@@ -219,6 +219,9 @@ describe('discovery API', () => {
     const local = await script('52:54:00:12:34:56');
     expect(local).toContain('sanboot --no-describe --drive 0x80');
     expect(local).toContain('iseq ${platform} efi && goto uefi');
+    // UEFI: a failure status, so the firmware moves on to the disk instead of its boot menu
+    expect(local).toMatch(/^:uefi\n(#.*\n)*exit 1$/m);
+    expect(local).not.toMatch(/^exit$/m);
     expect((await get('/boot/node/not-a-mac.ipxe')).statusCode).toBe(404);
   });
 
