@@ -19,6 +19,7 @@ import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Negotiated } from './options.js';
 import type { RetryPolicy, TransferResult } from './transfer.js';
+import type { DatagramKind } from './socket-transfer.js';
 
 /** A resolved transfer, as handed to a worker. */
 export interface WorkerJob {
@@ -36,6 +37,10 @@ export interface WorkerJob {
   /** Client address and port (the transfer socket is connected to them). */
   address: string;
   port: number;
+  /** Datagram path of the transfer socket (chosen on the main thread, datagram.ts). */
+  datagram: DatagramKind;
+  /** The native addon's file, when `datagram` is native (each thread loads it). */
+  addonPath?: string;
 }
 
 /** Messages to a worker. */
