@@ -137,7 +137,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   if (s->closed) return;
   if (status < 0) {
-    report_error(s, -status);
+    /*
+     * libuv reports POLLERR as UV_EBADF and stops polling. On a connected UDP
+     * socket POLLERR is a pending socket error, usually ECONNREFUSED (an ICMP
+     * port unreachable from the client): report that error instead.
+     */
+    int err = -status, soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr != 0) err = soerr;
+    report_error(s, err);
     return;
   }
   for (unsigned i = 0; i < s->nslots; i++) {
