@@ -70,7 +70,6 @@ export interface NativeSocketHandlers {
   onError(err: NodeJS.ErrnoException): void;
 }
 
-const DROPPED = new Set(['EAGAIN', 'EWOULDBLOCK', 'ENOBUFS']);
 
 function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
   let code: string;
@@ -95,7 +94,10 @@ export class NativeTransferSocket {
   private readonly ackViews: Buffer[];
   private closed = false;
   private errored = false;
-  /** Sends the kernel refused for lack of buffer space (EAGAIN/ENOBUFS); the retransmission timer covers them. */
+  /**
+   * Sends the kernel did not take (EAGAIN/ENOBUFS: no buffer space; EPERM: a
+   * packet filter dropped it); the retransmission timer covers them.
+   */
   droppedSends = 0;
 
   /** Bind to an ephemeral port on `bind`, connect to `address:port` and start reading. Throws an errno Error. */
@@ -118,21 +120,23 @@ export class NativeTransferSocket {
   }
 
   /**
-   * Send `buf[0..len)` to the peer with send(2), no copy. A send the kernel
-   * cannot take now (EAGAIN, ENOBUFS) is counted as dropped: the caller's
-   * retransmission timer resends, nothing spins. Any other error (ECONNREFUSED
-   * after an ICMP port unreachable) is reported to onError after this call returns.
+   * Send `buf[0..len)` to the peer with send(2), no copy. ECONNREFUSED (an
+   * ICMP port unreachable came back: the client is gone) is reported to
+   * onError after this call returns. Every other failure (EAGAIN, ENOBUFS, an
+   * nftables drop's EPERM, a route error) is counted as a dropped send: the
+   * caller's retransmission timer resends, nothing spins. node:dgram, without
+   * a send callback, ignores every send error.
    */
   send(buf: Buffer, len: number): void {
     if (this.closed) return;
     const r = this.handle.send(buf, len);
     if (r === 0) return;
     const e = errnoError(r, 'send');
-    if (DROPPED.has(e.code!)) {
+    if (e.code !== 'ECONNREFUSED') {
       this.droppedSends++;
       return;
     }
-    // Like dgram: the error surfaces asynchronously, never inside the caller's send loop.
+    // The error surfaces asynchronously, never inside the caller's send loop.
     setImmediate(() => this.fail(e));
   }
 
