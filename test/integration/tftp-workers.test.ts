@@ -149,7 +149,7 @@ describe.each(datagramKinds())('datagram path %s', (kind) => {
     for (const [how, label] of [['killed', 'is killed'], ['throws', 'throws']] as const) {
       it(`a worker that ${label} mid-transfer fails that transfer, is replaced, and the server keeps serving`, async () => {
         const deaths = pool.stats.deaths;
-        const { sock, tid } = await hangingTransfer();
+        const { sock, tid, msgs } = await hangingTransfer();
         const busy = pool.load.findIndex((n) => n > 0);
         expect(busy).toBeGreaterThanOrEqual(0);
         const failedBefore = records.filter((r) => !r.ok).length;
@@ -160,6 +160,9 @@ describe.each(datagramKinds())('datagram path %s', (kind) => {
         const failed = records.filter((r) => !r.ok).at(-1)!;
         expect(failed.reason).toMatch(/^worker died/);
         expect(log.records.some((r) => r.level === 'error' && r.msg === 'tftp: transfer worker died; replacing it')).toBe(true);
+      // The client is told, from the transfer's own port, instead of timing out.
+      await waitFor(() => msgs.some((m) => m.readUInt16BE(0) === OP.ERROR), 3000);
+      expect(decode(msgs.find((m) => m.readUInt16BE(0) === OP.ERROR)!)).toMatchObject({ ok: true, packet: { op: OP.ERROR, code: 0 } });
         // The dead worker's transfer socket is gone: an ACK to it brings no DATA.
         const got: Buffer[] = [];
         sock.removeAllListeners('message');

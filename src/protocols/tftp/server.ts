@@ -161,6 +161,30 @@ export class TftpServer {
     this.socket?.send(encode({ op: OP.ERROR, code, message }), rinfo.port, rinfo.address);
   }
 
+  /**
+   * A worker died with this client's transfer running: its socket closed with
+   * the thread. Send ERROR 0 from the same port (the transfer's TID, RFC 1350
+   * section 4) so the client stops waiting instead of timing out. Best effort:
+   * if the port is taken meanwhile, the client times out as before.
+   */
+  private tellOrphan(tid: number, rinfo: dgram.RemoteInfo): void {
+    const s = this.makeSocket();
+    const done = (): void => {
+      try {
+        s.close();
+      } catch {
+        /* closed */
+      }
+    };
+    s.once('error', (e) => {
+      this.o.log.debug('tftp: could not tell the client of a dead worker', { client: rinfo.address, tid, error: e.message });
+      done();
+    });
+    s.bind({ port: tid, address: this.o.bind, exclusive: true }, () => {
+      s.send(encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: 'transfer aborted: server worker died' }), rinfo.port, rinfo.address, done);
+    });
+  }
+
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.stopped) return;
     const now = this.o.clock.now();
@@ -248,9 +272,10 @@ export class TftpServer {
       const f: SourceFile = file;
       const handle = pool.run(
         { fd: f.data ? undefined : f.fd, data: f.data, size: f.size, netascii, negotiated: neg, retry: this.limits, bind: this.o.bind, address: rinfo.address, port: rinfo.port, datagram: this.datagram.kind, addonPath: this.datagram.addonPath },
-        (r, sockStarted) => {
+        (r, sockStarted, tid) => {
           // The descriptor belongs to this thread; the worker is done with it.
           void f.close().catch(() => {});
+          if (tid !== undefined && !this.stopped) this.tellOrphan(tid, rinfo);
           if (!sockStarted) {
             if (this.transfers.get(key) === slot) this.transfers.delete(key);
             this.warn('begin', 'tftp: could not start transfer', { client: rinfo.address, path: p.filename, error: r.reason });

@@ -15,6 +15,8 @@ export interface TransferSocket {
   run(o: Omit<TransferOptions, 'io'>): ReadTransfer;
   /** Close it (idempotent), e.g. when the server stops before a transfer ran. */
   close(): void;
+  /** The bound port (the transfer's TID). */
+  readonly localPort: number;
 }
 
 /** Opens a transfer socket on an ephemeral port of `bind`, connected to `address:port`. Rejects on a socket error. */
@@ -86,7 +88,8 @@ export function dgramPath(create: () => dgram.Socket = () => dgram.createSocket(
         closeQuietly(sock);
         throw e;
       }
-      return { run: (o) => runOnSocket(sock, o), close: () => closeQuietly(sock) };
+      const localPort = sock.address().port;
+      return { run: (o) => runOnSocket(sock, o), close: () => closeQuietly(sock), localPort };
     },
   };
 }
@@ -116,6 +119,7 @@ export function nativePath(addon: DatagramAddon): DatagramPath {
           return target;
         },
         close: () => sock.close(),
+        localPort: sock.localPort,
       });
     },
   };

@@ -82,6 +82,8 @@ async function run(job: WorkerJob): Promise<void> {
     return;
   }
   sockets.set(job.id, sock);
+  // The port lets the main thread tell the client if this thread dies mid-transfer.
+  post({ type: 'started', id: job.id, tid: sock.localPort });
   const transfer = sock.run({
     file,
     netascii: job.netascii,
