@@ -50,14 +50,19 @@ export function loadDatagramAddon(path: string = DEFAULT_ADDON_PATH): { addon: D
   }
 }
 
-/** Datagrams read per readable event (one recvmmsg). */
-export const RECV_SLOTS = 16;
 /**
- * Bytes per receive slot. Clients send ACKs (4 bytes) and ERRORs (4 bytes +
- * message); a longer datagram is truncated to the slot, which keeps the opcode
- * and the start of an ERROR message (the transfer logs at most 200 characters).
+ * Datagrams read per readable event (one recvmmsg). A client sends one ACK per
+ * window, so more than one is queued only under delay; the rest are read on
+ * the next event.
  */
-export const RECV_SLOT_BYTES = 1024;
+export const RECV_SLOTS = 8;
+/**
+ * Bytes per receive slot (so about 4 KiB per transfer). Clients send ACKs (4
+ * bytes) and ERRORs (4 bytes + message + NUL); a longer datagram is truncated
+ * to the slot, which keeps the opcode and the first 515 bytes of an ERROR
+ * (the transfer logs at most 200 characters of its message).
+ */
+export const RECV_SLOT_BYTES = 520;
 
 /** Callbacks of a NativeTransferSocket. */
 export interface NativeSocketHandlers {
