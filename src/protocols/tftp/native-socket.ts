@@ -94,7 +94,8 @@ function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
 export class NativeTransferSocket {
   private readonly handle: NativeHandle;
   private readonly recv = Buffer.allocUnsafeSlow(RECV_SLOTS * RECV_SLOT_BYTES);
-  private readonly lengths = new Int32Array(RECV_SLOTS);
+  /** Written by the addon: over an explicit ArrayBuffer, whose memory V8 never moves (small typed arrays may start on the heap). */
+  private readonly lengths = new Int32Array(new ArrayBuffer(RECV_SLOTS * 4));
   /** One 4-byte view per slot: an ACK is delivered without creating a Buffer. */
   private readonly ackViews: Buffer[];
   private closed = false;
