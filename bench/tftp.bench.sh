@@ -16,9 +16,12 @@
 #   once per CPU placement in HTTP_PINS (default "none split").
 #
 # env: REPEATS=3  TFTP_MB=16  HTTP_MB=300  NCONC=20  NPAR=10  PIN=split|none|same
-#      HTTP_PINS="none split"  PARTS="tftp http"  SERVERS="crowbar tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
+#      HTTP_PINS="none split"  PARTS="tftp http"  SERVERS="crowbar crowbar-dgram tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
 #      TFTP_WORKERS=-1 (services.tftp.workers for "crowbar"); a server named crowbar-wN runs
 #      crowbar with N transfer workers (crowbar-w0: all transfers on the main thread, as before).
+#      TFTP_DATAGRAM=native (services.tftp.datagram for "crowbar"); a suffix -dgram or -native
+#      picks the transfer datagram path: crowbar-dgram (node:dgram), crowbar-w0-native, ...
+#      (native fails to start when the addon is not built: npm run build:native).
 # PIN=split (default): servers on CPU0, clients on CPU1. Lock-step TFTP is bound
 # by the wake-up round trip, which on a 2-vCPU VM depends on CPU placement.
 # MB/s = 10^6 bytes/s from the clients' wall time; every output's size is checked
@@ -33,7 +36,7 @@ NCONC=${NCONC:-20}
 NPAR=${NPAR:-10}
 PIN=${PIN:-split}
 PARTS=${PARTS:-"tftp http"}
-SERVERS=${SERVERS:-"crowbar tftpd-hpa dnsmasq atftpd"}
+SERVERS=${SERVERS:-"crowbar crowbar-dgram tftpd-hpa dnsmasq atftpd"}
 WORK=${WORK:-/tmp/crowbar-bench-tftp}
 XFER_TIMEOUT=${XFER_TIMEOUT:-300}
 ID=$(printf '%04x' $(( $$ % 65536 )))
@@ -120,14 +123,14 @@ for ns in "$NS_S" "$NS_C"; do ip netns exec "$ns" sysctl -qw net.core.rmem_defau
 for i in $(seq 1 50); do ip netns exec "$NS_C" ping -c1 -W1 "$SRV_IP" >/dev/null 2>&1 && break; sleep 0.1; done
 log "netns $NS_S($SRV_IP) <-> $NS_C($CLI_IP), PIN=$PIN"
 
-start_crowbar() { # rundir tftp_enabled [tftp_workers]
-  local d=$1 w=${3:-${TFTP_WORKERS:--1}}
+start_crowbar() { # rundir tftp_enabled [tftp_workers] [datagram]
+  local d=$1 w=${3:-${TFTP_WORKERS:--1}} dg=${4:-${TFTP_DATAGRAM:-native}}
   mkdir -p "$d/data"
   cat >"$d/config.json" <<EOF
 { "data_dir": "$d/data", "log_level": "${LOG_LEVEL:-warn}",
   "admin_network": { "interface": "$IF_S", "address": "$SRV_IP/24", "domain": "bench.test" },
   "services": { "dhcp": { "enabled": false }, "dns": { "enabled": false }, "ntp": { "enabled": false },
-    "tftp": { "enabled": $2, "bind": "$SRV_IP", "port": 69, "root": "$WORK/root", "workers": $w },
+    "tftp": { "enabled": $2, "bind": "$SRV_IP", "port": 69, "root": "$WORK/root", "workers": $w, "datagram": "$dg" },
     "http": { "bind": "$SRV_IP", "port": 8080 } } }
 EOF
   start_bg "$d/server.log" node --import tsx "$ROOT_DIR/src/cli.ts" serve --config "$d/config.json"
@@ -137,7 +140,11 @@ start_tftp() { # server rundir
   local s=$1 d=$2
   case "$s" in
     crowbar)   start_crowbar "$d" true;;
-    crowbar-w*) start_crowbar "$d" true "${s#crowbar-w}";;
+    crowbar-*) # crowbar[-wN][-dgram|-native]
+      local rest=${s#crowbar} w='' dg=''
+      case "$rest" in *-dgram) dg=dgram; rest=${rest%-dgram};; *-native) dg=native; rest=${rest%-native};; esac
+      case "$rest" in -w*) w=${rest#-w};; '') ;; *) die "unknown server $s";; esac
+      start_crowbar "$d" true "$w" "$dg";;
     tftpd-hpa) start_bg "$d/server.log" in.tftpd -L -s -u root -a "$SRV_IP:69" "$WORK/root";;
     dnsmasq)   start_bg "$d/server.log" dnsmasq -k --port=0 --enable-tftp --tftp-root="$WORK/root" --listen-address="$SRV_IP" \
                  --bind-interfaces --user=root --log-facility=- --pid-file="$d/dnsmasq.pid";;

@@ -30,6 +30,8 @@ APT_PKGS=(
   xorriso cloud-init debian-installer-12-netboot-amd64
   # systemd-analyze for the unit-file test
   systemd
+  # compiler for the TFTP native datagram addon (scripts/build-native.sh; headers come with nodejs)
+  gcc libc6-dev
   # browser for the console tests
   chromium
 )
@@ -56,6 +58,10 @@ elif [[ ! -d node_modules/better-sqlite3/build ]] || [[ package-lock.json -nt no
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The TFTP transfer path's native datagram addon (build/native/tftp_udp.node); without a
+# compiler it is skipped and TFTP uses node:dgram.
+bash scripts/build-native.sh
 
 # The discovery image (kernel from Debian's linux-image-amd64 + our initramfs),
 # cached under /var/cache/crowbar/discovery; quick when up to date.

@@ -91,6 +91,8 @@ import { BootFileSource } from './services/boot-files.js';
 import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
 import { createTftpService } from './services/tftp.js';
 import type { TftpServer } from './protocols/tftp/server.js';
+import { chooseDatagramPath } from './protocols/tftp/datagram.js';
+import { loadDatagramAddon } from './protocols/tftp/native-socket.js';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { nodeSimHttp } from './sim/http-client.js';
@@ -452,7 +454,10 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   if (tftpCfg.enabled) {
     // -1: one transfer worker per CPU this process may run on (affinity-aware); 0: in process.
     const tftpWorkers = tftpCfg.workers < 0 ? availableParallelism() : tftpCfg.workers;
-    const t = createTftpService(tftpCfg, tftpWorkers, bootFiles, log.child({ component: 'tftp' }), clock);
+    const tftpLog = log.child({ component: 'tftp' });
+    // Transfer sockets: the native addon (build/native, scripts/build-native.sh) when it loads, else node:dgram.
+    const datagram = chooseDatagramPath(tftpCfg.datagram, () => loadDatagramAddon(), tftpLog);
+    const t = createTftpService(tftpCfg, tftpWorkers, datagram, bootFiles, tftpLog, clock);
     tftp = t.server;
     services.push(t.service);
   }

@@ -105,6 +105,8 @@ export interface Config {
       requests_per_second: number;
       /** Worker threads running transfers: -1 = one per CPU the process may use, 0 = all on the main thread. */
       workers: number;
+      /** Datagram path of transfer sockets: the native addon (recvmmsg/send), node:dgram, or auto (native when the addon loads). */
+      datagram: 'auto' | 'native' | 'dgram';
       /** Extra directories served under a path prefix (TFTP and /boot/files/), besides discovery/. */
       prefix_roots: Array<{ prefix: string; dir: string }>;
     };
@@ -261,6 +263,7 @@ export const configSpec: FieldSpec = {
           max_transfers: { kind: 'number', integer: true, min: 1, max: 100_000, default: 1000 },
           requests_per_second: { kind: 'number', integer: true, min: 1, max: 100_000, default: 50 },
           workers: { kind: 'number', integer: true, min: -1, max: 64, default: 0 },
+          datagram: { kind: 'enum', values: ['auto', 'native', 'dgram'], default: 'auto' },
           prefix_roots: {
             kind: 'list',
             default: [],

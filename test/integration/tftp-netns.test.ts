@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, removeDataDir, nextPort, type RunningAppliance } from '../helpers/appliance.js';
 import { canUseNetns, createNetnsPair, have, type NetnsPair } from '../helpers/netns.js';
+import { datagramKinds } from '../helpers/tftp-datagram.js';
 
 const ok = canUseNetns() && have('nft') && have('tftp') && have('atftp') && have('curl');
 let pair: NetnsPair;
@@ -32,7 +33,8 @@ function runIn(ns: string, cmd: string[], timeoutMs = 60_000): Promise<{ code: n
 }
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
-describe.skipIf(!ok)('TFTP in a namespace under packet loss', () => {
+// Once per transfer datagram path (native addon and node:dgram).
+describe.skipIf(!ok).each(datagramKinds())('TFTP in a namespace under packet loss (datagram path %s)', (kind) => {
   beforeAll(async () => {
     pair = createNetnsPair();
     dir = mkdtempSync(join(tmpdir(), 'crowbar-tftploss-'));
@@ -54,7 +56,7 @@ describe.skipIf(!ok)('TFTP in a namespace under packet loss', () => {
       config: {
         admin_network: { interface: pair.srvIf, address: `${pair.srvIp}/24` },
         services: {
-          tftp: { enabled: true, bind: pair.srvIp, port: 69, root, timeout_ms: 100, max_timeout_ms: 400, retries: 10 },
+          tftp: { enabled: true, bind: pair.srvIp, port: 69, root, timeout_ms: 100, max_timeout_ms: 400, retries: 10, datagram: kind },
           http: { bind: pair.srvIp, port: nextPort() },
         },
       },
@@ -84,8 +86,9 @@ describe.skipIf(!ok)('TFTP in a namespace under packet loss', () => {
     const dropped = pair.exec(pair.srv, ['nft', 'list', 'table', 'inet', 'cbtloss']);
     const counts = [...dropped.matchAll(/packets (\d+)/g)].map((m) => Number(m[1]));
     expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    // the server saw the loss and retransmitted
+    // the server saw the loss and retransmitted, on the datagram path under test
     expect(app.output()).toMatch(/"retransmits":[1-9]/);
+    expect(app.output()).toContain(kind === 'native' ? 'transfers use the native datagram path' : 'transfers use node:dgram');
   }, 120_000);
 
   it('serves /boot/files over HTTP inside the namespace', async () => {

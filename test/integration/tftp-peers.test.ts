@@ -15,6 +15,7 @@ import { systemClock } from '../../src/lib/clock.js';
 import { decode, encode, OP } from '../../src/protocols/tftp/packet.js';
 import { have } from '../helpers/netns.js';
 import { run, sha } from '../helpers/run.js';
+import { datagramKinds, datagramPath } from '../helpers/tftp-datagram.js';
 
 const HOST = '127.0.0.1';
 let dir: string;
@@ -79,169 +80,179 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'outside.txt'), 'secret outside\n');
   symlinkSync(join(dir, 'outside.txt'), join(root, 'sub', 'leak'));
   symlinkSync('/etc', join(root, 'etc'));
-  const source = new BootFileSource({ root, now: () => Date.now() });
-  // CROWBAR_TFTP_WORKERS=N runs this whole file with transfers on N worker threads (default: in process).
-  const workers = Number(process.env.CROWBAR_TFTP_WORKERS ?? 0);
-  const pool = workers > 0 ? new TransferPool({ size: workers, log, spawn: spawnTransferWorker, now: () => Date.now() }) : null;
-  server = new TftpServer({ bind: HOST, port: 0, source, log, clock: systemClock, pool, limits: { timeoutMs: 200, maxTimeoutMs: 800 } });
-  server.onTransfer = (r) => records.push(r);
-  await server.start();
 });
 
-afterAll(async () => {
-  await server?.stop();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!peers)('TFTP with real clients', () => {
-  it('tftp-hpa fetches 50 MiB (512-byte blocks, block numbers roll over)', async () => {
-    const out = join(dir, 'hpa.out');
-    const r = await run('tftp', ['-m', 'binary', HOST, String(server.port), '-c', 'get', 'big.bin', out]);
-    expect(r.code, r.out).toBe(0);
-    expect(sha(out)).toBe(bigSum);
+// Every test below runs against both transfer datagram paths (native addon and node:dgram).
+describe.each(datagramKinds())('datagram path %s', (kind) => {
+  beforeAll(async () => {
+    const source = new BootFileSource({ root, now: () => Date.now() });
+    // CROWBAR_TFTP_WORKERS=N runs this whole file with transfers on N worker threads (default: in process).
+    const workers = Number(process.env.CROWBAR_TFTP_WORKERS ?? 0);
+    const pool = workers > 0 ? new TransferPool({ size: workers, log, spawn: spawnTransferWorker, now: () => Date.now() }) : null;
+    records.length = 0;
+    server = new TftpServer({ bind: HOST, port: 0, source, log, clock: systemClock, pool, datagram: datagramPath(kind), limits: { timeoutMs: 200, maxTimeoutMs: 800 } });
+    server.onTransfer = (r) => records.push(r);
+    await server.start();
   });
 
-  it('curl fetches 50 MiB with default options and with blksize 1468', async () => {
-    for (const args of [[], ['--tftp-blksize', '1468']]) {
-      const out = join(dir, `curl${args.join('')}.out`);
-      const r = await run('curl', ['-sS', '--max-time', '60', ...args, '-o', out, `tftp://${HOST}:${server.port}/big.bin`]);
-      expect(r.code, `${args} ${r.out}`).toBe(0);
-      expect(sha(out), args.join(' ')).toBe(bigSum);
-    }
+  afterAll(async () => {
+    await server?.stop();
   });
 
-  it('atftp fetches 50 MiB without options and with blksize, windowsize and tsize', async () => {
-    const variants = [[], ['--option', 'blksize 1468'], ['--option', 'blksize 1468', '--option', 'windowsize 16', '--option', 'tsize 0'], ['--option', 'windowsize 16']];
-    for (const opts of variants) {
-      const out = join(dir, `atftp${opts.length}.out`);
-      const r = await run('atftp', ['-g', '-r', 'big.bin', '-l', out, ...opts, HOST, String(server.port)], 90_000);
-      expect(r.code, `${opts} ${r.out}`).toBe(0);
-      expect(sha(out), opts.join(' ')).toBe(bigSum);
-    }
-    const w = records.filter((x) => x.windowsize === 16 && x.ok);
-    expect(w.length).toBeGreaterThanOrEqual(2);
-  });
-
-  it('atftp with a non-numeric tsize value still gets the file (option ignored)', async () => {
-    const out = join(dir, 'atftp-enable.out');
-    const r = await run('atftp', ['-g', '-r', 'small.txt', '-l', out, '--option', 'tsize enable', HOST, String(server.port)]);
-    expect(r.code, r.out).toBe(0);
-    expect(readFileSync(out, 'utf8')).toBe('hello tftp\n');
-  });
-
-  it('20 parallel clients all complete', async () => {
-    const mid = sha(join(root, 'mid.bin'));
-    const jobs = Array.from({ length: 20 }, (_, i) => {
-      const out = join(dir, `par${i}.out`);
-      const args = i % 2 ? ['--tftp-blksize', '1468'] : [];
-      return run('curl', ['-sS', '--max-time', '60', ...args, '-o', out, `tftp://${HOST}:${server.port}/mid.bin`]).then((r) => ({ r, out }));
-    });
-    const res = await Promise.all(jobs);
-    for (const { r, out } of res) {
+  describe.skipIf(!peers)('TFTP with real clients', () => {
+    it('tftp-hpa fetches 50 MiB (512-byte blocks, block numbers roll over)', async () => {
+      const out = join(dir, 'hpa.out');
+      const r = await run('tftp', ['-m', 'binary', HOST, String(server.port), '-c', 'get', 'big.bin', out]);
       expect(r.code, r.out).toBe(0);
-      expect(sha(out)).toBe(mid);
-    }
-  });
+      expect(sha(out)).toBe(bigSum);
+    });
 
-  it('refuses path escapes with an ERROR (tftp-hpa, curl, atftp)', async () => {
-    for (const p of ['../outside.txt', 'sub/leak', 'etc/passwd', '/etc/passwd', 'sub/../../outside.txt', 'sub\\..\\..\\outside.txt', '%2e%2e/outside.txt']) {
-      const out = join(dir, 'escape.out');
-      rmSync(out, { force: true });
-      const r = await run('atftp', ['-g', '-r', p, '-l', out, HOST, String(server.port)], 20_000);
-      expect(r.code, p).not.toBe(0);
-      expect(r.out, p).toMatch(/access violation/i);
-      let size = 0;
-      try {
-        size = statSync(out).size;
-      } catch {
-        /* not created */
+    it('curl fetches 50 MiB with default options and with blksize 1468', async () => {
+      for (const args of [[], ['--tftp-blksize', '1468']]) {
+        const out = join(dir, `curl${args.join('')}.out`);
+        const r = await run('curl', ['-sS', '--max-time', '60', ...args, '-o', out, `tftp://${HOST}:${server.port}/big.bin`]);
+        expect(r.code, `${args} ${r.out}`).toBe(0);
+        expect(sha(out), args.join(' ')).toBe(bigSum);
       }
-      expect(size, p).toBe(0);
-    }
-    const c = await run('curl', ['-sS', '--max-time', '10', '-o', join(dir, 'x'), `tftp://${HOST}:${server.port}/sub/leak`]);
-    expect(c.code, c.out).toBe(69); // CURLE_TFTP_PERM: the server answered ERROR 2
-    const h = await run('tftp', ['-m', 'binary', HOST, String(server.port), '-c', 'get', '../outside.txt', join(dir, 'y')]);
-    expect(h.out).toMatch(/access violation/i);
-    const nf = await run('curl', ['-sS', '--max-time', '10', '-o', join(dir, 'z'), `tftp://${HOST}:${server.port}/nope.bin`]);
-    expect(nf.code, nf.out).toBe(68); // CURLE_TFTP_NOTFOUND: ERROR 1
-  });
-});
+    });
 
-describe('TFTP hostile and malformed input', () => {
-  it('1-byte datagram and empty datagram: no reply, no crash', async () => {
-    const { replies, sock } = await exchange([Buffer.from([1]), Buffer.alloc(0)]);
-    sock.close();
-    expect(replies).toHaveLength(0);
-    await stillServes();
+    it('atftp fetches 50 MiB without options and with blksize, windowsize and tsize', async () => {
+      const variants = [[], ['--option', 'blksize 1468'], ['--option', 'blksize 1468', '--option', 'windowsize 16', '--option', 'tsize 0'], ['--option', 'windowsize 16']];
+      for (const opts of variants) {
+        const out = join(dir, `atftp${opts.length}.out`);
+        const r = await run('atftp', ['-g', '-r', 'big.bin', '-l', out, ...opts, HOST, String(server.port)], 90_000);
+        expect(r.code, `${opts} ${r.out}`).toBe(0);
+        expect(sha(out), opts.join(' ')).toBe(bigSum);
+      }
+      const w = records.filter((x) => x.windowsize === 16 && x.ok);
+      expect(w.length).toBeGreaterThanOrEqual(2);
+    });
+
+    it('atftp with a non-numeric tsize value still gets the file (option ignored)', async () => {
+      const out = join(dir, 'atftp-enable.out');
+      const r = await run('atftp', ['-g', '-r', 'small.txt', '-l', out, '--option', 'tsize enable', HOST, String(server.port)]);
+      expect(r.code, r.out).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe('hello tftp\n');
+    });
+
+    it('20 parallel clients all complete', async () => {
+      const mid = sha(join(root, 'mid.bin'));
+      const jobs = Array.from({ length: 20 }, (_, i) => {
+        const out = join(dir, `par${i}.out`);
+        const args = i % 2 ? ['--tftp-blksize', '1468'] : [];
+        return run('curl', ['-sS', '--max-time', '60', ...args, '-o', out, `tftp://${HOST}:${server.port}/mid.bin`]).then((r) => ({ r, out }));
+      });
+      const res = await Promise.all(jobs);
+      for (const { r, out } of res) {
+        expect(r.code, r.out).toBe(0);
+        expect(sha(out)).toBe(mid);
+      }
+    });
+
+    it('refuses path escapes with an ERROR (tftp-hpa, curl, atftp)', async () => {
+      for (const p of ['../outside.txt', 'sub/leak', 'etc/passwd', '/etc/passwd', 'sub/../../outside.txt', 'sub\\..\\..\\outside.txt', '%2e%2e/outside.txt']) {
+        const out = join(dir, 'escape.out');
+        rmSync(out, { force: true });
+        const r = await run('atftp', ['-g', '-r', p, '-l', out, HOST, String(server.port)], 20_000);
+        expect(r.code, p).not.toBe(0);
+        expect(r.out, p).toMatch(/access violation/i);
+        let size = 0;
+        try {
+          size = statSync(out).size;
+        } catch {
+          /* not created */
+        }
+        expect(size, p).toBe(0);
+      }
+      const c = await run('curl', ['-sS', '--max-time', '10', '-o', join(dir, 'x'), `tftp://${HOST}:${server.port}/sub/leak`]);
+      expect(c.code, c.out).toBe(69); // CURLE_TFTP_PERM: the server answered ERROR 2
+      const h = await run('tftp', ['-m', 'binary', HOST, String(server.port), '-c', 'get', '../outside.txt', join(dir, 'y')]);
+      expect(h.out).toMatch(/access violation/i);
+      const nf = await run('curl', ['-sS', '--max-time', '10', '-o', join(dir, 'z'), `tftp://${HOST}:${server.port}/nope.bin`]);
+      expect(nf.code, nf.out).toBe(68); // CURLE_TFTP_NOTFOUND: ERROR 1
+    });
   });
 
-  it('RRQ without NULs, unknown mode, unknown opcode: ERROR 4', async () => {
-    const cases = [Buffer.from('\x00\x01small.txt', 'latin1'), rrq('small.txt', 'mail'), rrq('small.txt', 'bogus'), Buffer.from('\x00\x09zz', 'latin1')];
-    for (const c of cases) {
-      const { replies, sock } = await exchange([c], 200);
+  describe('TFTP hostile and malformed input', () => {
+    it('1-byte datagram and empty datagram: no reply, no crash', async () => {
+      const { replies, sock } = await exchange([Buffer.from([1]), Buffer.alloc(0)]);
       sock.close();
-      expect(replies.map((r) => dec(r.msg))).toEqual([expect.objectContaining({ op: OP.ERROR, code: 4 })]);
-    }
-    await stillServes();
-  });
+      expect(replies).toHaveLength(0);
+      await stillServes();
+    });
 
-  it('write requests are refused with ERROR 2', async () => {
-    const { replies, sock } = await exchange([encode({ op: OP.WRQ, filename: 'up.bin', mode: 'octet', options: [] })]);
-    sock.close();
-    expect(replies.map((r) => dec(r.msg))).toEqual([expect.objectContaining({ op: OP.ERROR, code: 2 })]);
-  });
+    it('RRQ without NULs, unknown mode, unknown opcode: ERROR 4', async () => {
+      const cases = [Buffer.from('\x00\x01small.txt', 'latin1'), rrq('small.txt', 'mail'), rrq('small.txt', 'bogus'), Buffer.from('\x00\x09zz', 'latin1')];
+      for (const c of cases) {
+        const { replies, sock } = await exchange([c], 200);
+        sock.close();
+        expect(replies.map((r) => dec(r.msg))).toEqual([expect.objectContaining({ op: OP.ERROR, code: 4 })]);
+      }
+      await stillServes();
+    });
 
-  it('blksize 0, blksize 70000 and windowsize 0 are negotiated safely', async () => {
-    const a = await exchange([rrq('small.txt', 'octet', ['blksize', '0', 'windowsize', '0'])], 120);
-    a.sock.close();
-    // every option ignored: no OACK, plain DATA 1 with 512-byte semantics
-    expect(a.replies.map((r) => dec(r.msg))).toEqual([{ op: OP.DATA, block: 1, data: Buffer.from('hello tftp\n') }]);
-    const b = await exchange([rrq('small.txt', 'octet', ['blksize', '70000', 'tsize', '0'])], 120);
-    b.sock.close();
-    expect(b.replies.map((r) => dec(r.msg))).toEqual([{ op: OP.OACK, options: [['blksize', '65464'], ['tsize', '11']] }]);
-    await stillServes();
-  });
+    it('write requests are refused with ERROR 2', async () => {
+      const { replies, sock } = await exchange([encode({ op: OP.WRQ, filename: 'up.bin', mode: 'octet', options: [] })]);
+      sock.close();
+      expect(replies.map((r) => dec(r.msg))).toEqual([expect.objectContaining({ op: OP.ERROR, code: 2 })]);
+    });
 
-  it('duplicate and future ACKs cause no extra sends; only one packet goes out before the first ACK', async () => {
-    const sock = dgram.createSocket('udp4');
-    const got: Array<{ msg: Buffer; port: number }> = [];
-    sock.on('message', (msg, r) => got.push({ msg, port: r.port }));
-    await new Promise<void>((r) => sock.bind(0, HOST, () => r()));
-    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    sock.send(rrq('mid.bin', 'octet', ['blksize', '1024']), server.port, HOST);
-    sock.send(rrq('mid.bin', 'octet', ['blksize', '1024']), server.port, HOST); // retransmitted RRQ: no second transfer
-    await wait(120);
-    expect(got.map((g) => dec(g.msg)?.op)).toEqual([OP.OACK]);
-    const tid = got[0].port;
-    expect(tid).not.toBe(server.port);
-    got.length = 0;
-    sock.send(ack(0), tid, HOST);
-    await wait(50);
-    expect(got.map((g) => (dec(g.msg) as { block: number }).block)).toEqual([1]);
-    got.length = 0;
-    for (let i = 0; i < 10; i++) sock.send(ack(0), tid, HOST); // duplicates of the OACK ack
-    sock.send(ack(5), tid, HOST); // future
-    sock.send(ack(40000), tid, HOST);
-    await wait(100);
-    expect(got).toHaveLength(0);
-    sock.send(ack(1), tid, HOST);
-    await wait(50);
-    expect(got.map((g) => (dec(g.msg) as { block: number }).block)).toEqual([2]);
-    got.length = 0;
-    // stop acking: retransmissions of block 2 only, with backoff (200, 400 ms ...)
-    await wait(700);
-    expect(got.length).toBeGreaterThanOrEqual(2);
-    expect(got.every((g) => (dec(g.msg) as { block: number }).block === 2)).toBe(true);
-    sock.send(encode({ op: OP.ERROR, code: 0, message: 'bye' }), tid, HOST);
-    sock.close();
-    await stillServes();
-  });
+    it('blksize 0, blksize 70000 and windowsize 0 are negotiated safely', async () => {
+      const a = await exchange([rrq('small.txt', 'octet', ['blksize', '0', 'windowsize', '0'])], 120);
+      a.sock.close();
+      // every option ignored: no OACK, plain DATA 1 with 512-byte semantics
+      expect(a.replies.map((r) => dec(r.msg))).toEqual([{ op: OP.DATA, block: 1, data: Buffer.from('hello tftp\n') }]);
+      const b = await exchange([rrq('small.txt', 'octet', ['blksize', '70000', 'tsize', '0'])], 120);
+      b.sock.close();
+      expect(b.replies.map((r) => dec(r.msg))).toEqual([{ op: OP.OACK, options: [['blksize', '65464'], ['tsize', '11']] }]);
+      await stillServes();
+    });
 
-  it('a flood of junk does not stop the server', async () => {
-    const junk: Buffer[] = [];
-    for (let i = 0; i < 500; i++) junk.push(Buffer.from(Array.from({ length: (i % 30) + 1 }, (_, j) => (i * 13 + j * 101) & 0xff)));
-    const { sock } = await exchange(junk, 200);
-    sock.close();
-    await stillServes();
+    it('duplicate and future ACKs cause no extra sends; only one packet goes out before the first ACK', async () => {
+      const sock = dgram.createSocket('udp4');
+      const got: Array<{ msg: Buffer; port: number }> = [];
+      sock.on('message', (msg, r) => got.push({ msg, port: r.port }));
+      await new Promise<void>((r) => sock.bind(0, HOST, () => r()));
+      const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      sock.send(rrq('mid.bin', 'octet', ['blksize', '1024']), server.port, HOST);
+      sock.send(rrq('mid.bin', 'octet', ['blksize', '1024']), server.port, HOST); // retransmitted RRQ: no second transfer
+      await wait(120);
+      expect(got.map((g) => dec(g.msg)?.op)).toEqual([OP.OACK]);
+      const tid = got[0].port;
+      expect(tid).not.toBe(server.port);
+      got.length = 0;
+      sock.send(ack(0), tid, HOST);
+      await wait(50);
+      expect(got.map((g) => (dec(g.msg) as { block: number }).block)).toEqual([1]);
+      got.length = 0;
+      for (let i = 0; i < 10; i++) sock.send(ack(0), tid, HOST); // duplicates of the OACK ack
+      sock.send(ack(5), tid, HOST); // future
+      sock.send(ack(40000), tid, HOST);
+      await wait(100);
+      expect(got).toHaveLength(0);
+      sock.send(ack(1), tid, HOST);
+      await wait(50);
+      expect(got.map((g) => (dec(g.msg) as { block: number }).block)).toEqual([2]);
+      got.length = 0;
+      // stop acking: retransmissions of block 2 only, with backoff (200, 400 ms ...)
+      await wait(700);
+      expect(got.length).toBeGreaterThanOrEqual(2);
+      expect(got.every((g) => (dec(g.msg) as { block: number }).block === 2)).toBe(true);
+      sock.send(encode({ op: OP.ERROR, code: 0, message: 'bye' }), tid, HOST);
+      sock.close();
+      await stillServes();
+    });
+
+    it('a flood of junk does not stop the server', async () => {
+      const junk: Buffer[] = [];
+      for (let i = 0; i < 500; i++) junk.push(Buffer.from(Array.from({ length: (i % 30) + 1 }, (_, j) => (i * 13 + j * 101) & 0xff)));
+      const { sock } = await exchange(junk, 200);
+      sock.close();
+      await stillServes();
+    });
   });
 });

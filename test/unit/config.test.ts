@@ -46,6 +46,13 @@ describe('config', () => {
     expect(errorOf({ services: { tftp: { workers: 65 } } })).toMatch(/services\.tftp\.workers: must be <= 64/);
   });
 
+  it('validates the TFTP datagram path (default auto)', () => {
+    expect(buildConfig({}).services.tftp.datagram).toBe('auto');
+    expect(buildConfig({ services: { tftp: { datagram: 'native' } } }).services.tftp.datagram).toBe('native');
+    expect(buildConfig({ services: { tftp: { datagram: 'dgram' } } }).services.tftp.datagram).toBe('dgram');
+    expect(errorOf({ services: { tftp: { datagram: 'recvmmsg' } } })).toMatch(/services\.tftp\.datagram/);
+  });
+
   it('rejects a bad port', () => {
     expect(errorOf({ services: { tftp: { port: 70000 } } })).toMatch(/services\.tftp\.port: must be <= 65535/);
     expect(errorOf({ services: { tftp: { port: 'x' } } })).toMatch(/services\.tftp\.port: must be a number/);

@@ -19,6 +19,7 @@ import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Negotiated } from './options.js';
 import type { RetryPolicy, TransferResult } from './transfer.js';
+import type { DatagramKind } from './socket-transfer.js';
 
 /** A resolved transfer, as handed to a worker. */
 export interface WorkerJob {
@@ -36,6 +37,10 @@ export interface WorkerJob {
   /** Client address and port (the transfer socket is connected to them). */
   address: string;
   port: number;
+  /** Datagram path of the transfer socket (chosen on the main thread, datagram.ts). */
+  datagram: DatagramKind;
+  /** The native addon's file, when `datagram` is native (each thread loads it). */
+  addonPath?: string;
 }
 
 /** Messages to a worker. */
@@ -46,15 +51,19 @@ export type ToWorker =
   | { type: 'crash' };
 
 /** Messages from a worker. `started` is false when no transfer socket could be set up. */
-export type FromWorker = { type: 'ready' } | { type: 'end'; id: number; started: boolean; result: TransferResult };
+export type FromWorker = { type: 'ready' } | { type: 'started'; id: number; tid: number } | { type: 'end'; id: number; started: boolean; result: TransferResult };
 
 /** A transfer in progress (in process or on a worker). */
 export interface RunningTransfer {
   abort(reason: string, notifyClient?: boolean): void;
 }
 
-/** How a transfer ended, and whether it ever had its own socket. */
-export type PoolEnd = (r: TransferResult, started: boolean) => void;
+/**
+ * How a transfer ended, and whether it ever had its own socket. `tid` is the
+ * port of the transfer socket when its worker died with it running (the caller
+ * may tell the client from that port; the dead thread's socket is closed).
+ */
+export type PoolEnd = (r: TransferResult, started: boolean, tid?: number) => void;
 
 /** Construction options of the pool. */
 export interface TransferPoolOptions {
@@ -76,6 +85,8 @@ interface Slot {
   quickDeaths: number;
   respawnTimer: NodeJS.Timeout | null;
   jobs: Map<number, PoolEnd>;
+  /** Transfer ports of the running jobs (as reported by the worker). */
+  tids: Map<number, number>;
 }
 
 const FAILED = (reason: string): TransferResult => ({ ok: false, reason, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 });
@@ -89,7 +100,7 @@ export class TransferPool {
   readonly stats = { dispatched: 0, deaths: 0, respawns: 0 };
 
   constructor(private readonly o: TransferPoolOptions) {
-    for (let i = 0; i < o.size; i++) this.slots.push({ index: i, worker: null, ready: false, bornAt: 0, quickDeaths: 0, respawnTimer: null, jobs: new Map() });
+    for (let i = 0; i < o.size; i++) this.slots.push({ index: i, worker: null, ready: false, bornAt: 0, quickDeaths: 0, respawnTimer: null, jobs: new Map(), tids: new Map() });
   }
 
   /** Start the workers and wait (up to 15 s) until each has loaded; a worker that fails is logged and retried later. */
@@ -193,9 +204,14 @@ export class TransferPool {
           resolve();
           return;
         }
+        if (m.type === 'started') {
+          if (s.jobs.has(m.id)) s.tids.set(m.id, m.tid);
+          return;
+        }
         const end = s.jobs.get(m.id);
         if (!end) return;
         s.jobs.delete(m.id);
+        s.tids.delete(m.id);
         end(m.result, m.started);
       });
       w.on('error', (e) => this.o.log.error('tftp: transfer worker failed', { worker: s.index, error: e.message }));
@@ -212,10 +228,12 @@ export class TransferPool {
   private died(s: Slot, w: Worker | null, why: string): void {
     s.worker = null;
     s.ready = false;
-    const jobs = [...s.jobs.values()];
+    const jobs = [...s.jobs.entries()];
+    const tids = new Map(s.tids);
     s.jobs.clear();
+    s.tids.clear();
     const reason = this.stopping ? 'aborted: server shutting down' : `worker died: ${why}`;
-    for (const end of jobs) end(FAILED(reason), true);
+    for (const [id, end] of jobs) end(FAILED(reason), true, tids.get(id));
     if (this.stopping) return;
     this.stats.deaths++;
     const lived = w ? this.o.now() - s.bornAt : 0;

@@ -19,7 +19,7 @@ import { bindUdp } from '../../net/bind-udp.js';
 import { decode, encode, ERR, OP, type RequestPacket } from './packet.js';
 import { negotiate } from './options.js';
 import type { RunningTransfer, TransferPool } from './pool.js';
-import { bindTransferSocket, closeQuietly, runOnSocket } from './socket-transfer.js';
+import { dgramPath, type DatagramPath, type TransferSocket } from './socket-transfer.js';
 import type { FileSource, SourceFile } from './source.js';
 import type { RetryPolicy, TransferResult } from './transfer.js';
 
@@ -58,8 +58,13 @@ export interface TftpServerOptions {
   log: Logger;
   clock: Clock;
   limits?: Partial<TftpLimits>;
-  /** Socket factory (tests may inject); default: a node:dgram udp4 socket. */
+  /** Request socket factory (tests may inject); default: a node:dgram udp4 socket. */
   createSocket?: () => dgram.Socket;
+  /**
+   * How transfer sockets are made (in process, and the kind handed to worker
+   * threads): the native addon or node:dgram (datagram.ts). Default: node:dgram.
+   */
+  datagram?: DatagramPath;
   /**
    * Worker threads that run the transfers (started and stopped with the
    * server). Null or absent: every transfer runs on this thread. Policy
@@ -87,6 +92,7 @@ export class TftpServer {
   private readonly errorRate: RateLimiter;
   private readonly throttle = new LogThrottle(10, 10_000);
   private readonly makeSocket: () => dgram.Socket;
+  private readonly datagram: DatagramPath;
   private stopped = false;
   /** Optional listener for finished transfers. */
   onTransfer: ((r: TransferRecord) => void) | null = null;
@@ -96,6 +102,7 @@ export class TftpServer {
     this.rate = new RateLimiter(this.limits.requestsPerSecond, this.limits.requestBurst);
     this.errorRate = new RateLimiter(this.limits.requestsPerSecond, this.limits.requestBurst);
     this.makeSocket = o.createSocket ?? (() => dgram.createSocket({ type: 'udp4' }));
+    this.datagram = o.datagram ?? dgramPath(this.makeSocket);
   }
 
   /** Start the worker pool (if any), then bind the request socket. Rejects when the port cannot be bound. */
@@ -136,7 +143,6 @@ export class TftpServer {
     this.stopped = true;
     for (const t of this.transfers.values()) {
       t.transfer?.abort('server shutting down', true);
-      if (!t.transfer) closeQuietly(t.sock);
     }
     this.transfers.clear();
     const s = this.socket;
@@ -153,6 +159,30 @@ export class TftpServer {
     // Errors before a transfer exists are answered from the request socket;
     // an ERROR is never retransmitted (RFC 1350 section 7).
     this.socket?.send(encode({ op: OP.ERROR, code, message }), rinfo.port, rinfo.address);
+  }
+
+  /**
+   * A worker died with this client's transfer running: its socket closed with
+   * the thread. Send ERROR 0 from the same port (the transfer's TID, RFC 1350
+   * section 4) so the client stops waiting instead of timing out. Best effort:
+   * if the port is taken meanwhile, the client times out as before.
+   */
+  private tellOrphan(tid: number, rinfo: dgram.RemoteInfo): void {
+    const s = this.makeSocket();
+    const done = (): void => {
+      try {
+        s.close();
+      } catch {
+        /* closed */
+      }
+    };
+    s.once('error', (e) => {
+      this.o.log.debug('tftp: could not tell the client of a dead worker', { client: rinfo.address, tid, error: e.message });
+      done();
+    });
+    s.bind({ port: tid, address: this.o.bind, exclusive: true }, () => {
+      s.send(encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: 'transfer aborted: server worker died' }), rinfo.port, rinfo.address, done);
+    });
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -193,11 +223,10 @@ export class TftpServer {
       this.replyError(rinfo, ERR.NOT_DEFINED, 'server busy, try again later');
       return;
     }
-    const slot: Slot = { transfer: null, sock: null };
+    const slot: Slot = { transfer: null };
     this.transfers.set(key, slot);
     void this.begin(p, rinfo, key, slot).catch((e: unknown) => {
-      this.transfers.delete(key);
-      closeQuietly(slot.sock);
+      if (this.transfers.get(key) === slot) this.transfers.delete(key);
       this.warn('begin', 'tftp: could not start transfer', { client: rinfo.address, path: p.filename, error: errorMessage(e) });
       this.replyError(rinfo, ERR.NOT_DEFINED, 'internal error');
     });
@@ -242,10 +271,11 @@ export class TftpServer {
     if (pool && pool.available && (file.fd !== undefined || file.data !== undefined)) {
       const f: SourceFile = file;
       const handle = pool.run(
-        { fd: f.data ? undefined : f.fd, data: f.data, size: f.size, netascii, negotiated: neg, retry: this.limits, bind: this.o.bind, address: rinfo.address, port: rinfo.port },
-        (r, sockStarted) => {
+        { fd: f.data ? undefined : f.fd, data: f.data, size: f.size, netascii, negotiated: neg, retry: this.limits, bind: this.o.bind, address: rinfo.address, port: rinfo.port, datagram: this.datagram.kind, addonPath: this.datagram.addonPath },
+        (r, sockStarted, tid) => {
           // The descriptor belongs to this thread; the worker is done with it.
           void f.close().catch(() => {});
+          if (tid !== undefined && !this.stopped) this.tellOrphan(tid, rinfo);
           if (!sockStarted) {
             if (this.transfers.get(key) === slot) this.transfers.delete(key);
             this.warn('begin', 'tftp: could not start transfer', { client: rinfo.address, path: p.filename, error: r.reason });
@@ -260,25 +290,23 @@ export class TftpServer {
         return;
       }
     }
-    const sock = this.makeSocket();
-    slot.sock = sock;
+    let sock: TransferSocket;
     try {
-      await bindTransferSocket(sock, this.o.bind, rinfo.address, rinfo.port);
+      sock = await this.datagram.open(this.o.bind, rinfo.address, rinfo.port);
     } catch (e) {
       await file.close();
       throw e;
     }
     if (this.stopped || this.transfers.get(key) !== slot) {
       await file.close();
-      closeQuietly(sock);
+      sock.close();
       return;
     }
-    slot.transfer = runOnSocket(sock, { file, netascii, negotiated: neg, retry: this.limits, now: () => this.o.clock.now(), onEnd });
+    slot.transfer = sock.run({ file, netascii, negotiated: neg, retry: this.limits, now: () => this.o.clock.now(), onEnd });
   }
 }
 
-/** A transfer slot: the running transfer once started, its socket while binding (in process). */
+/** A transfer slot: the running transfer once started (null while the file and socket are being opened). */
 interface Slot {
   transfer: RunningTransfer | null;
-  sock: dgram.Socket | null;
 }

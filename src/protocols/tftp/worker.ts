@@ -6,20 +6,24 @@
  * paths, confinement, rate limits and refusals stay on the main thread.
  *
  * This file is the worker's own composition root: the only clock it can use
- * is the thread's (Date.now), and its sockets come from node:dgram.
+ * is the thread's (Date.now), and its transfer sockets come from the datagram
+ * path the main thread chose (node:dgram, or the native addon, which this
+ * thread loads itself: the addon is context-aware).
  */
-import dgram from 'node:dgram';
 import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { ReadTransfer } from './transfer.js';
 import type { SourceFile } from './source.js';
 import { bufferFile } from './source.js';
-import { bindTransferSocket, closeQuietly, runOnSocket } from './socket-transfer.js';
+import { dgramPath, nativePath, type DatagramPath, type TransferSocket } from './socket-transfer.js';
+import { loadDatagramAddon } from './native-socket.js';
 import type { FromWorker, ToWorker, WorkerJob } from './pool.js';
 
 const port = parentPort!;
 const running = new Map<number, ReadTransfer>();
-const sockets = new Map<number, dgram.Socket>();
+/** Transfers whose socket is being opened (null) or open. */
+const sockets = new Map<number, TransferSocket | null>();
+const paths = new Map<string, DatagramPath>();
 let stopping = false;
 
 const post = (m: FromWorker): void => {
@@ -42,26 +46,45 @@ function fdFile(fd: number, size: number): SourceFile {
   };
 }
 
+/** The datagram path of a job, loaded once per thread. Throws when the native addon does not load here. */
+function pathFor(job: WorkerJob): DatagramPath {
+  const key = job.datagram === 'native' ? `native:${job.addonPath ?? ''}` : 'dgram';
+  let p = paths.get(key);
+  if (!p) {
+    if (job.datagram === 'native') {
+      const r = loadDatagramAddon(job.addonPath);
+      if ('error' in r) throw new Error(`native addon: ${r.error}`);
+      p = nativePath(r.addon);
+    } else {
+      p = dgramPath();
+    }
+    paths.set(key, p);
+  }
+  return p;
+}
+
 async function run(job: WorkerJob): Promise<void> {
   const file = job.data ? bufferFile(Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength), 0) : fdFile(job.fd!, job.size);
-  const sock = dgram.createSocket({ type: 'udp4' });
-  sockets.set(job.id, sock);
+  sockets.set(job.id, null);
+  let sock: TransferSocket;
   try {
-    await bindTransferSocket(sock, job.bind, job.address, job.port);
+    sock = await pathFor(job).open(job.bind, job.address, job.port);
   } catch (e) {
     sockets.delete(job.id);
-    closeQuietly(sock);
     post({ type: 'end', id: job.id, started: false, result: { ok: false, reason: `socket: ${(e as Error).message}`, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 } });
     return;
   }
   if (stopping || !sockets.has(job.id)) {
     // Aborted while the socket was being bound.
     sockets.delete(job.id);
-    closeQuietly(sock);
+    sock.close();
     post({ type: 'end', id: job.id, started: true, result: { ok: false, reason: 'aborted: server shutting down', bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 } });
     return;
   }
-  const transfer = runOnSocket(sock, {
+  sockets.set(job.id, sock);
+  // The port lets the main thread tell the client if this thread dies mid-transfer.
+  post({ type: 'started', id: job.id, tid: sock.localPort });
+  const transfer = sock.run({
     file,
     netascii: job.netascii,
     negotiated: job.negotiated,
