@@ -122,15 +122,18 @@ static void call_js(transfer_socket *s, napi_ref fn_ref, napi_value arg) {
   }
 }
 
-static void report_error(transfer_socket *s, int err) {
+/* Call `fn` with one integer argument inside its own handle scope. */
+static void call_js_int(transfer_socket *s, napi_ref fn, int32_t v) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value code;
-  napi_create_int32(env, err, &code);
-  call_js(s, s->on_error, code);
+  napi_value arg;
+  napi_create_int32(env, v, &arg);
+  call_js(s, fn, arg);
   napi_close_handle_scope(env, scope);
 }
+
+static void report_error(transfer_socket *s, int err) { call_js_int(s, s->on_error, err); }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   transfer_socket *s = (transfer_socket *)h->data;
@@ -167,13 +170,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
   if (n == 0) return;
   for (int i = 0; i < n; i++) s->lens[i] = (int32_t)s->msgs[i].msg_len;
-  napi_env env = s->env;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value count;
-  napi_create_int32(env, n, &count);
-  call_js(s, s->on_read, count);
-  napi_close_handle_scope(env, scope);
+  call_js_int(s, s->on_read, n);
 }
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
