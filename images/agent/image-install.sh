@@ -124,6 +124,7 @@ for d in $disk $disk2; do
   chroot "$T" mkfs.vfat -F 32 -n ESP "$(pfx "$d")2" >/tmp/vfat.out 2>&1 || fail "mkfs.vfat $(pfx "$d")2: $(tail -1 /tmp/vfat.out)"
 done
 mount -t vfat "${part}2" "$T/boot/efi" || fail "cannot mount the ESP"
+say "image-install: ESP formatted; GRUB on $disk${disk2:+ and $disk2}"
 for d in $disk $disk2; do
   chroot "$T" grub-install --target=i386-pc "$d" >/tmp/grub.out 2>&1 || fail "grub-install i386-pc $d: $(tail -1 /tmp/grub.out)"
 done
@@ -137,6 +138,7 @@ if [ -n "$disk2" ]; then
   # the array in the installed system's mdadm.conf and initramfs, so it is assembled before root is mounted
   mkdir -p "$T/etc/mdadm"
   { echo "# written by the Crowbar image install"; mdadm --detail --scan; } > "$T/etc/mdadm/mdadm.conf"
+  say "image-install: second ESP written; array $(sed -n 's/^ARRAY \([^ ]*\).*/\1/p' "$T/etc/mdadm/mdadm.conf") in the initramfs"
   chroot "$T" update-initramfs -u >/tmp/initramfs.out 2>&1 || fail "update-initramfs: $(tail -1 /tmp/initramfs.out)"
 fi
 k=$(cd "$T/boot" && ls vmlinuz-* | sort | tail -1); i=initrd.img-${k#vmlinuz-}
