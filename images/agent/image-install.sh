@@ -135,11 +135,20 @@ if [ -n "$disk2" ]; then
   mount -t vfat "$(pfx "$disk2")2" /tmp/esp2 || fail "cannot mount the second ESP"
   cp -a "$T/boot/efi/." /tmp/esp2/ || { umount /tmp/esp2; fail "cannot copy the ESP to $disk2"; }
   umount /tmp/esp2
-  # the array in the installed system's mdadm.conf and initramfs, so it is assembled before root is mounted
-  mkdir -p "$T/etc/mdadm"
-  { echo "# written by the Crowbar image install"; mdadm --detail --scan; } > "$T/etc/mdadm/mdadm.conf"
-  say "image-install: second ESP written; array $(sed -n 's/^ARRAY \([^ ]*\).*/\1/p' "$T/etc/mdadm/mdadm.conf") in the initramfs"
-  chroot "$T" update-initramfs -u >/tmp/initramfs.out 2>&1 || fail "update-initramfs: $(tail -1 /tmp/initramfs.out)"
+  # The array in the installed system's mdadm.conf, and that file added to its initramfs (which
+  # already carries mdadm and the md modules) as one more cpio archive appended to the initrd:
+  # the kernel unpacks concatenated archives in order, later files win. A full update-initramfs
+  # in the chroot did not finish within 10 minutes under TCG in the lab.
+  mkdir -p "$T/etc/mdadm" "$T/tmp/mdinit/etc/mdadm"
+  { echo "# written by the Crowbar image install"; echo "HOMEHOST <system>"; mdadm --detail --scan; } > "$T/etc/mdadm/mdadm.conf"
+  grep -q '^ARRAY ' "$T/etc/mdadm/mdadm.conf" || fail "mdadm --detail --scan found no array"
+  cp "$T/etc/mdadm/mdadm.conf" "$T/tmp/mdinit/etc/mdadm/mdadm.conf"
+  # the image's own cpio and gzip (initramfs-tools needs them); busybox's cpio cannot create archives
+  for ird in "$T"/boot/initrd.img-*; do
+    chroot "$T" sh -c 'cd /tmp/mdinit && find etc | cpio -o -H newc --quiet | gzip -9' >> "$ird" || fail "cannot add mdadm.conf to $ird"
+  done
+  rm -rf "$T/tmp/mdinit"
+  say "image-install: second ESP written; array $(sed -n 's/^ARRAY \([^ ]*\).*/\1/p' "$T/etc/mdadm/mdadm.conf") in mdadm.conf and the initramfs"
 fi
 k=$(cd "$T/boot" && ls vmlinuz-* | sort | tail -1); i=initrd.img-${k#vmlinuz-}
 [ -f "$T/boot/$i" ] || fail "no initrd for $k in the image"
