@@ -26,7 +26,7 @@ SUITE=bookworm
 NAME=debian-12-amd64-image
 PKGS=(linux-image-amd64 initramfs-tools grub-pc-bin grub-efi-amd64-bin grub2-common
       systemd systemd-sysv udev kmod dbus curl ca-certificates iproute2 e2fsprogs dosfstools
-      procps less jq)
+      procps less jq mdadm)
 while (($#)); do
   case "$1" in
     --cache) CACHE=$2; shift ;;

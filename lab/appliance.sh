@@ -7,6 +7,7 @@
 # .128-.199, BMCs .200-.249 (lab convention). HTTP on port 80 of every lab address.
 # CBLAB_DHCP_RELAYS: extra relay pools (JSON list); CBLAB_SIM=1 adds the pool of the
 # simulated machines of lab/sim.sh (relay 127.0.0.10, $CBLAB_SIM_POOL.1-250).
+# CBLAB_IMAGE / CBLAB_ROOT_IMAGE: the discovery image and root image build caches.
 source "$(dirname "$0")/lib.sh"
 lab_need_root
 pf="$CBLAB_STATE/appliance.pid"
@@ -30,7 +31,8 @@ cat > "$A/config.json" <<EOC
   "log_level": "${CBLAB_LOG_LEVEL:-info}",
   "admin_network": { "interface": "$CBLAB_BR", "address": "$CBLAB_SERVER_IP/24", "domain": "lab.crowbar.test",
                      "host_range_start": "$CBLAB_NET.10", "host_range_end": "$CBLAB_NET.127" },
-  "discovery": { "image_cache": "${CBLAB_IMAGE:-/var/cache/crowbar/discovery/image}" },
+  "discovery": { "image_cache": "${CBLAB_IMAGE:-/var/cache/crowbar/discovery/image}",
+                 "root_image_cache": "${CBLAB_ROOT_IMAGE:-/var/cache/crowbar/root-image/image}" },
   "services": {
     "dhcp": { "range_start": "$CBLAB_NET.128", "range_end": "$CBLAB_NET.199", "relays": $relays },
     "http": { "bind": "0.0.0.0", "port": 80, "public_url": "http://$CBLAB_SERVER_IP" }

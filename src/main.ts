@@ -66,6 +66,7 @@ import { registerOsRoutes } from './api/os.js';
 import { InstallTemplateStore } from './boot/install-templates.js';
 import { InstallerService } from './services/installer.js';
 import { installSettingsSource } from './services/install-settings.js';
+import { diskPlan } from './boot/install-config.js';
 import { osInstallDispatcher } from './services/os-install-source.js';
 import { registerInstallRoutes } from './api/install.js';
 import { MediaImport } from './services/iso-import.js';
@@ -354,10 +355,18 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const agentTokens = new AgentTokenRepo(db);
   // Image-based install (docs/image-install.md): nodes whose OS is a root image write it from the discovery image.
   const adminCidr = parseCidr(config.admin_network.address);
+  // Per-node install settings (admin allocation, raid layout, provisioner attributes): installer and image media alike.
+  const installSettings = installSettingsSource({
+    network,
+    proposals: proposalRepo,
+    applianceAddress: config.admin_network.address.split('/')[0],
+    provisionerTemplate: () => (barclamps.has('provisioner') ? ((barclamps.get('provisioner').template.attributes.provisioner as Record<string, unknown> | undefined) ?? null) : null),
+  });
   const imagePlanner = new ImageInstallPlanner({
     mediaFor: (node) => osSelection.mediaFor(node),
     adminAddress: (node) => network.allocate('admin', node.id).address,
     adminNetwork: () => ({ prefix: adminCidr.prefix, router: config.admin_network.router ?? null, dns: config.admin_network.address.split('/')[0] }),
+    diskPlan: (node) => diskPlan(node.inventory.disks, installSettings(node).raid),
     publicUrl: config.services.http.public_url,
     domain: config.admin_network.domain,
   });
@@ -393,12 +402,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
       osSelection,
       templates: new InstallTemplateStore(join(barclampsDir ?? resolve('barclamps'), 'provisioner', 'templates')),
       tokens: new InstallTokenRepo(db),
-      settings: installSettingsSource({
-        network,
-        proposals: proposalRepo,
-        applianceAddress: config.admin_network.address.split('/')[0],
-        provisionerTemplate: () => (barclamps.has('provisioner') ? ((barclamps.get('provisioner').template.attributes.provisioner as Record<string, unknown> | undefined) ?? null) : null),
-      }),
+      settings: installSettings,
       issueCredential: (nodeId, now) => agentTokens.issue(nodeId, now),
       clock,
       log: log.child({ component: 'installer' }),

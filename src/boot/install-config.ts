@@ -24,18 +24,30 @@ export interface RaidSettings {
   disks: string[];
 }
 
+/** A disk id of a RAID controller's CLI (storcli/perccli `252:0`, ssacli `1I:1:1`), not a block device. */
+const CONTROLLER_DRIVE = /^[0-9A-Za-z]+:[0-9A-Za-z]+(:[0-9A-Za-z]+)?$/;
+
 /**
- * The disk layout: RAID 1 across the first two disks when the raid barclamp
- * asks for level 1 and the node has two disks, else the first disk. Disks come
- * from the node's inventory (the order the discovery agent reported), or from
- * the raid settings, or `sda` when nothing is known.
+ * The disk layout: software RAID 1 when the raid barclamp asks for level 1 and
+ * the node has two disks, else the first disk. Disks come from the node's
+ * inventory (the order the discovery agent reported), or from the raid
+ * settings, or `sda` when nothing is known. RAID 1 uses the raid settings' own
+ * disks when the inventory has them, else the first two. When the raid
+ * settings name controller drives (`252:0`), the RAID is the controller's: the
+ * OS sees its volume as one disk, so the layout is `single`.
  */
 export function diskPlan(inventoryDisks: ReadonlyArray<{ name: string }> | undefined, raid: RaidSettings | null): DiskPlan {
   const clean = (n: string): string => n.replace(/^\/dev\//, '');
-  let disks = (inventoryDisks ?? []).map((d) => clean(d.name)).filter((n) => /^[a-z][a-z0-9]*$/.test(n));
-  if (disks.length === 0 && raid) disks = raid.disks.map(clean).filter((n) => /^[a-z][a-z0-9]*$/.test(n));
+  const valid = (n: string): boolean => /^[a-z][a-z0-9]*$/.test(n);
+  const named = (raid?.disks ?? []).map(clean);
+  let disks = (inventoryDisks ?? []).map((d) => clean(d.name)).filter(valid);
+  if (disks.length === 0) disks = named.filter(valid);
   if (disks.length === 0) disks = ['sda'];
-  if (raid && raid.level === '1' && disks.length >= 2) return { layout: 'raid1', disks: disks.slice(0, 2) };
+  const controller = named.length > 0 && named.every((n) => CONTROLLER_DRIVE.test(n));
+  if (raid && raid.level === '1' && !controller && disks.length >= 2) {
+    const own = named.filter((n) => disks.includes(n));
+    return { layout: 'raid1', disks: own.length >= 2 ? own.slice(0, 2) : disks.slice(0, 2) };
+  }
   return { layout: 'single', disks: disks.slice(0, 1) };
 }
 

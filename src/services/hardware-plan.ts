@@ -50,6 +50,18 @@ export function raidPlanFor(node: string, proposals: readonly PlanProposalDocs[]
   return { level, disks, from: m.name };
 }
 
+/**
+ * The RAID layout an OS install puts the root on: level and disks of the raid
+ * proposal that lists `node` (the same proposal hardware-install reads, whether
+ * or not it says `apply`: the install wipes the disks anyway); null when none does.
+ */
+export function raidLayoutFor(node: string, proposals: readonly PlanProposalDocs[]): { level: string; disks: string[] } | null {
+  const m = forNode(node, 'raid', 'raid-configure', proposals);
+  if (!m) return null;
+  const disks = Array.isArray(m.attrs.disks) ? m.attrs.disks.filter((d): d is string => typeof d === 'string') : [];
+  return { level: String(m.attrs.level ?? ''), disks };
+}
+
 /** BIOS plan of `node` from bios proposals (settings KEY=value, optional vendor tool); null when none lists it. */
 export function biosPlanFor(node: string, proposals: readonly PlanProposalDocs[]): (BiosSpec & { from: string }) | null {
   const m = forNode(node, 'bios', 'bios-set', proposals);

@@ -9,6 +9,7 @@
 import { CrowbarError } from '../lib/errors.js';
 import type { Node } from '../model/node.js';
 import type { OsMedia } from '../model/os.js';
+import type { DiskPlan } from '../boot/install-config.js';
 
 /** Everything the agent writes onto the disk besides the image itself (flat: the busybox agent reads it with sed). */
 export interface ImageInstallPlan {
@@ -29,6 +30,13 @@ export interface ImageInstallPlan {
   admin_dns: string;
   /** URL the installed node's join agent talks to. */
   appliance_url: string;
+  /**
+   * Root disk layout (the raid barclamp's, as for installer media): `single` (the agent
+   * picks the first whole disk) or `raid1` (software RAID 1 across `disks`).
+   */
+  disk_layout: DiskPlan['layout'];
+  /** Kernel names of the disks the layout uses, space-separated (`vda vdb`). */
+  disks: string;
 }
 
 /** What the planner needs. */
@@ -39,6 +47,8 @@ export interface ImageInstallDeps {
   adminAddress(node: Node): string;
   /** Admin network prefix length and router. */
   adminNetwork(): { prefix: number; router: string | null; dns: string };
+  /** The node's disk layout (from its inventory and the applied raid proposal). */
+  diskPlan(node: Node): DiskPlan;
   publicUrl: string;
   domain: string;
 }
@@ -70,6 +80,7 @@ export class ImageInstallPlanner {
     if (!m.image || typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)) throw new CrowbarError('os.missing', `OS medium ${m.name} has no image file with a sha256 (re-import it)`);
     if (!IMAGE_FORMATS.has(format)) throw new CrowbarError('os.missing', `OS medium ${m.name}: image format ${format} is not supported (supported: ${[...IMAGE_FORMATS].join(', ')})`);
     const net = this.d.adminNetwork();
+    const disks = this.d.diskPlan(node);
     const short = node.name.split('.')[0];
     return {
       os: m.name,
@@ -84,6 +95,8 @@ export class ImageInstallPlanner {
       admin_router: net.router ?? '',
       admin_dns: net.dns,
       appliance_url: this.d.publicUrl,
+      disk_layout: disks.layout,
+      disks: disks.disks.join(' '),
     };
   }
 }

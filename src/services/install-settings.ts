@@ -1,7 +1,8 @@
 /**
  * Where a node's install settings come from: its admin allocation (address,
  * netmask, router of the admin network), the appliance as DNS and NTP server,
- * the applied raid proposal that has the node in `raid-configure`, and the
+ * the raid proposal that has the node in `raid-configure` (applied, else the saved draft,
+ * as hardware-install reads it: a commit waits for the node to be ready), and the
  * provisioner's timezone and access keys (applied proposal, else template).
  */
 import { CrowbarError } from '../lib/errors.js';
@@ -9,6 +10,7 @@ import { maskToPrefix } from '../lib/ip.js';
 import type { Node } from '../model/node.js';
 import type { ProposalRepo } from '../store/barclamps.js';
 import type { InstallSettings, InstallSettingsSource } from './installer.js';
+import { raidLayoutFor } from './hardware-plan.js';
 import type { NetworkService } from './network.js';
 
 type Doc = { attributes?: Record<string, Record<string, unknown> | undefined>; deployment?: Record<string, { elements?: Record<string, string[]> } | undefined> };
@@ -37,13 +39,10 @@ export function installSettingsSource(d: InstallSettingsDeps): InstallSettingsSo
     const a = d.network.allocate('admin', node.id);
     const prefix = maskToPrefix(def.netmask);
     if (prefix === null) throw new CrowbarError('config.invalid', `admin network netmask ${def.netmask} is not a valid mask`);
-    let raid: InstallSettings['raid'] = null;
-    for (const doc of applied(d.proposals, 'raid')) {
-      if (!(doc.deployment?.raid?.elements?.['raid-configure'] ?? []).includes(node.name)) continue;
-      const r = doc.attributes?.raid ?? {};
-      raid = { level: String(r.level ?? ''), disks: Array.isArray(r.disks) ? r.disks.map(String) : [] };
-      break;
-    }
+    const raid: InstallSettings['raid'] = raidLayoutFor(
+      node.name,
+      d.proposals.list('raid').map((r) => ({ name: r.name, proposal: JSON.parse(r.doc) as unknown, applied: r.applied_doc ? (JSON.parse(r.applied_doc) as unknown) : null })),
+    );
     const prov = applied(d.proposals, 'provisioner')[0]?.attributes?.provisioner ?? d.provisionerTemplate() ?? {};
     const tz = typeof prov.timezone === 'string' && prov.timezone !== '' ? prov.timezone : 'UTC';
     const keys = typeof prov.access_keys === 'string' ? prov.access_keys.split('\n').map((k) => k.trim()).filter((k) => k !== '' && !k.startsWith('#')) : [];

@@ -110,6 +110,9 @@ describe('image install API', () => {
       admin_router: '10.9.8.254',
       admin_dns: '10.9.8.1',
       appliance_url: 'http://10.9.8.1',
+      // no raid proposal: the agent picks the first whole disk
+      disk_layout: 'single',
+      disks: 'vda',
     });
     expect((await post('/api/v1/agent/transition', { to: 'installing' }, tok)).statusCode).toBe(200);
     // the join token replaces the install agent's token

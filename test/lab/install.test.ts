@@ -12,7 +12,12 @@
  *
  * CROWBAR_DISCOVERY_CACHE: build cache of images/build-discovery.sh (default
  * /var/cache/crowbar/discovery); the root image comes from
- * images/build-root-image.sh (default cache /var/cache/crowbar/root-image).
+ * images/build-root-image.sh (CROWBAR_ROOT_IMAGE_CACHE, default /var/cache/crowbar/root-image).
+ * CROWBAR_INSTALL_FW=uefi: OVMF instead of SeaBIOS (local boot through `exit 1`).
+ * CROWBAR_INSTALL_RAID=1: two disks and a raid proposal (level 1, apply) listing the
+ * node: hardware-install builds the array, the image install puts the root on a
+ * RAID 1 of both disks, the installed system boots from it, and the raid role
+ * leaves the running array alone.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,8 +27,12 @@ import { buildDiscoveryImage, formatPhases, labPossible, newLab, ROOT, SerialWat
 
 const can = labPossible();
 const DISCOVERY_CACHE = process.env.CROWBAR_DISCOVERY_CACHE || '/var/cache/crowbar/discovery';
+const ROOT_IMAGE_CACHE = process.env.CROWBAR_ROOT_IMAGE_CACHE || '/var/cache/crowbar/root-image';
 const OS = 'debian-12-amd64-image';
 const FW = (process.env.CROWBAR_INSTALL_FW as 'bios' | 'uefi' | undefined) || 'bios';
+const RAID = process.env.CROWBAR_INSTALL_RAID === '1';
+/** The install agent's last line on success. */
+const DONE = RAID ? /image-install: done on \/dev\/md0 \(raid1 \/dev\/vda \/dev\/vdb\)/ : /image-install: done on \/dev\/vda/;
 
 describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () => {
   let lab: Lab;
@@ -84,9 +93,10 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
 
   beforeAll(async () => {
     buildDiscoveryImage(DISCOVERY_CACHE, 900_000);
-    execFileSync('bash', [join(ROOT, 'images', 'build-root-image.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 1_800_000 });
+    execFileSync('bash', [join(ROOT, 'images', 'build-root-image.sh'), '--cache', ROOT_IMAGE_CACHE], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 1_800_000 });
     lab = newLab();
     lab.env.CBLAB_IMAGE = join(DISCOVERY_CACHE, 'image');
+    lab.env.CBLAB_ROOT_IMAGE = join(ROOT_IMAGE_CACHE, 'image');
     token = lab.start();
     // the appliance imports the root image (a copy) at start
     for (let i = 0; i < 120; i++) {
@@ -107,7 +117,9 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
       doc.attributes.provisioner.default_os = 'debian-12';
     });
     // The machine and its BMC (in-band KCS: hardware-install sets the BMC user through /dev/ipmi0).
-    lab.run('bmc.sh', ['start', 'vm1', '--ip', `${lab.net}.200`, '--inband', '--', '--fw', FW, '--mem', '768', '--disk', '4G', '--reboot']);
+    // raid (requires ipmi): an ipmi proposal without nodes keeps the BMC as the lab set it
+    if (RAID) ensureCommitted('ipmi');
+    lab.run('bmc.sh', ['start', 'vm1', '--ip', `${lab.net}.200`, '--inband', '--', '--fw', FW, '--mem', '768', '--disk', '4G', ...(RAID ? ['--disks', '2'] : []), '--reboot']);
   }, 2_400_000);
 
   afterAll(() => lab?.teardown(), 120_000);
@@ -128,10 +140,19 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
       doc.deployment.nagios.elements = { 'nagios-server': [node], 'nagios-client': [node] };
     });
     expect(nag.status).toBe('queued');
+    if (RAID) {
+      // RAID 1 over both disks: built by hardware-install, then the root's layout; the commit waits for ready
+      const r = ensureCommitted('raid', (doc) => {
+        doc.attributes.raid = { level: '1', disks: ['/dev/vda', '/dev/vdb'], apply: true };
+        doc.deployment.raid.elements = { 'raid-configure': [node] };
+      });
+      expect(r.status).toBe('queued');
+    }
     // allocate: the hardware-install phase, then the image install follows on its own
     const tr = api('POST', `/api/v1/nodes/${node}/transition`, { to: 'hardware-installing' });
     expect(tr.status, JSON.stringify(tr.body)).toBe(200);
-    await waitFor('ready', (n) => n.state === 'ready', 900_000);
+    // RAID 1: the image goes to both disks and the initramfs is rebuilt (under TCG on a loaded box, minutes)
+    await waitFor('ready', (n) => n.state === 'ready', RAID ? 1_500_000 : 900_000);
     const ready1 = Date.now();
     // the nagios proposal is released on ready; the join agent applies it (ready -> applying -> ready)
     await waitFor('nagios applied', () => {
@@ -143,7 +164,7 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
     const lines = logLines();
     const text = lines.join('\n');
     // the image was written once, the system booted from disk (boot group local), the join ran the roles
-    expect(lines.filter((l) => /image-install: done on \/dev\/vda/.test(l)).length).toBe(1);
+    expect(lines.filter((l) => DONE.test(l)).length, text.slice(-3000)).toBe(1);
     expect(text).toMatch(/\[nagios\.nagios-server\] nagios-server: 1 host\(s\)/);
     expect(text).toMatch(/\[nagios\.nagios-client\] nagios-client: monitored by \d+\.\d+\.\d+\.\d+/);
     for (const r of ['crowbar-node', 'network', 'dns-client', 'ntp-client', 'provisioner-base', 'deployer-client']) expect(text).toMatch(new RegExp(`role [a-z]+/default/${r}: ok`));
@@ -152,13 +173,21 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
     expect(serial).toContain(`Crowbar: ${node} boots from its local disk`);
     expect(serial).toMatch(/\[crowbar-join [0-9:]+\] start: node/);
     expect(api('GET', `/boot/node/${mac}.ipxe`).body).toContain('local');
+    if (RAID) {
+      expect(text).toMatch(/"raid":"ok"/);
+      // the installed system assembled the array its root is on
+      const booted = serial.slice(serial.lastIndexOf(`Crowbar: ${node} boots from its local disk`));
+      expect(booted).toMatch(/md\/raid1:md\d+: active with 2 out of 2 mirrors/);
+      await waitFor('raid role applied', () => api('GET', '/api/v1/barclamps/raid/proposals/default').body?.applied?.deployment?.raid?.element_states?.['raid-configure']?.[node] === 'ready', 300_000);
+      expect(logLines().join('\n')).toMatch(/raid-configure: \/dev\/vda \/dev\/vdb already in an active array, nothing to do/);
+    }
     const at = (s: string) => (seen.has(s) ? ((seen.get(s)! - t0) / 1000).toFixed(0) + 's' : 'n/a');
     process.stdout.write(
       `[lab] phases (s since power-on): registered ${w.phases.registered ? ((w.phases.registered - t0) / 1000).toFixed(0) + 's' : 'n/a'}, discovered ${at('discovered')}, ` +
         `hardware-installing ${at('hardware-installing')}, hardware-installed ${at('hardware-installed')}, installing ${at('installing')}, installed ${at('installed')}, ` +
         `readying ${at('readying')}, ready ${((ready1 - t0) / 1000).toFixed(0)}s, nagios applied ${((done - t0) / 1000).toFixed(0)}s\n`,
     );
-  }, 1_500_000);
+  }, RAID ? 2_400_000 : 1_500_000);
 
   it('a failing role leaves the node in problem with its log; the fixed proposal brings it back to ready without reinstalling', async () => {
     expect(node).not.toBe('');

@@ -1,6 +1,6 @@
 /** The RAID part of the hardware-install plan, from raid proposals (src/services/hardware-plan.ts). */
 import { describe, expect, it } from 'vitest';
-import { biosPlanFor, ipmiPlanFor, raidPlanFor } from '../../src/services/hardware-plan.js';
+import { biosPlanFor, ipmiPlanFor, raidLayoutFor, raidPlanFor } from '../../src/services/hardware-plan.js';
 import { renderHardwareInstall } from '../../src/services/power/instruction.js';
 
 const doc = (nodes: string[], raid: Record<string, unknown>) => ({ attributes: { raid }, deployment: { raid: { elements: { 'raid-configure': nodes } } } });
@@ -27,6 +27,16 @@ describe('raidPlanFor', () => {
     expect(() => raidPlanFor('n1', [{ name: 'a', proposal: doc(['n1'], { level: '7', disks: ['/dev/a', '/dev/b', '/dev/c'], apply: true }), applied: null }])).toThrow(/level 7/);
     expect(() => raidPlanFor('n1', [{ name: 'a', proposal: doc(['n1'], { level: '1', disks: ['/dev/a'], apply: true }), applied: null }])).toThrow(/two disks/);
     expect(() => raidPlanFor('n1', [{ name: 'a', proposal: doc(['n1'], { level: '6', disks: ['/dev/a', '/dev/b', '/dev/c'], apply: true }), applied: null }])).toThrow(/at least 4/);
+  });
+});
+
+describe('raidLayoutFor (the OS install\'s root layout)', () => {
+  it('reads the same proposal as hardware-install, draft or applied, with or without apply', () => {
+    expect(raidLayoutFor('n1', [])).toBeNull();
+    expect(raidLayoutFor('n1', [{ name: 'a', proposal: doc(['n2'], { level: '1', disks: ['/dev/vda', '/dev/vdb'] }), applied: null }])).toBeNull();
+    expect(raidLayoutFor('n1', [{ name: 'a', proposal: doc(['n1'], { level: '1', disks: ['/dev/vda', '/dev/vdb'], apply: false }), applied: null }])).toEqual({ level: '1', disks: ['/dev/vda', '/dev/vdb'] });
+    const p = { name: 'a', proposal: doc(['n1'], { level: '1', disks: ['/dev/vda', '/dev/vdb'] }), applied: doc(['n1'], { level: 5, disks: ['/dev/sda', '/dev/sdb', '/dev/sdc', 7] }) };
+    expect(raidLayoutFor('n1', [p])).toEqual({ level: '5', disks: ['/dev/sda', '/dev/sdb', '/dev/sdc'] });
   });
 });
 

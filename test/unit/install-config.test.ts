@@ -100,6 +100,14 @@ describe('install templates: lookup', () => {
     expect(diskPlan([{ name: 'sda' }, { name: 'sdb' }, { name: 'sdc' }], { level: '1', disks: [] })).toEqual({ layout: 'raid1', disks: ['sda', 'sdb'] });
     expect(diskPlan([{ name: 'sda' }], { level: '1', disks: [] })).toEqual({ layout: 'single', disks: ['sda'] });
     expect(diskPlan([{ name: 'nvme0n1' }, { name: 'nvme1n1' }], { level: '5', disks: [] })).toEqual({ layout: 'single', disks: ['nvme0n1'] });
+    // the raid settings' own disks when the inventory has them
+    expect(diskPlan([{ name: 'vda' }, { name: 'vdb' }, { name: 'vdc' }], { level: '1', disks: ['/dev/vdc', '/dev/vdb'] })).toEqual({ layout: 'raid1', disks: ['vdc', 'vdb'] });
+    expect(diskPlan([{ name: 'vda' }, { name: 'vdb' }], { level: '1', disks: ['/dev/sda', '/dev/sdb'] })).toEqual({ layout: 'raid1', disks: ['vda', 'vdb'] });
+    // no inventory: the raid settings' disks
+    expect(diskPlan(undefined, { level: '1', disks: ['/dev/sdb', '/dev/sdc'] })).toEqual({ layout: 'raid1', disks: ['sdb', 'sdc'] });
+    // controller drives: the controller's volume is the one disk the OS sees
+    expect(diskPlan([{ name: 'sda' }, { name: 'sdb' }], { level: '1', disks: ['252:0', '252:1'] })).toEqual({ layout: 'single', disks: ['sda'] });
+    expect(diskPlan([{ name: 'sda' }, { name: 'sdb' }], { level: '1', disks: ['1I:1:1', '1I:1:2'] })).toEqual({ layout: 'single', disks: ['sda'] });
     expect(diskPlan(undefined, { level: '1', disks: ['/dev/sdc', '/dev/sdd'] })).toEqual({ layout: 'raid1', disks: ['sdc', 'sdd'] });
     expect(diskPlan([], null)).toEqual({ layout: 'single', disks: ['sda'] });
   });
