@@ -5,14 +5,11 @@
  * datagram per transfer).
  */
 import type { Logger } from '../../lib/logger.js';
-import type { DatagramAddon } from './native-socket.js';
+import type { AddonLoad } from './native-socket.js';
 import { dgramPath, nativePath, type DatagramPath } from './socket-transfer.js';
 
 /** The setting: `auto` = native when the addon loads, else dgram; `native` = the addon or fail; `dgram` = node:dgram. */
 export type DatagramSetting = 'auto' | 'native' | 'dgram';
-
-/** The outcome of loading the addon (`loadDatagramAddon`). */
-export type AddonLoad = { addon: DatagramAddon } | { error: string };
 
 /**
  * Resolve the setting to a datagram path and log (info) which one transfers

@@ -38,8 +38,11 @@ export interface DatagramAddon {
 /** Where scripts/build-native.sh puts the addon: <repo>/build/native (the same from src/ and dist/). */
 export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../../build/native/tftp_udp.node', import.meta.url));
 
+/** The outcome of loading the addon: the addon, or why it is unusable. */
+export type AddonLoad = { addon: DatagramAddon } | { error: string };
+
 /** Load the addon (once per thread; it is context-aware). Never throws: an error says why it is unusable. */
-export function loadDatagramAddon(path: string = DEFAULT_ADDON_PATH): { addon: DatagramAddon } | { error: string } {
+export function loadDatagramAddon(path: string = DEFAULT_ADDON_PATH): AddonLoad {
   try {
     const m = { exports: {} as { TransferSocket?: NativeCtor } };
     process.dlopen(m, path);
@@ -74,7 +77,6 @@ export interface NativeSocketHandlers {
   /** A socket error (ECONNREFUSED: the client's port is closed). Reported once, asynchronously for send errors. */
   onError(err: NodeJS.ErrnoException): void;
 }
-
 
 function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
   let code: string;

@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Negotiated } from './options.js';
-import type { RetryPolicy, TransferResult } from './transfer.js';
+import { failedResult, type RetryPolicy, type TransferResult } from './transfer.js';
 import type { DatagramKind } from './socket-transfer.js';
 
 /** A resolved transfer, as handed to a worker. */
@@ -89,7 +89,6 @@ interface Slot {
   tids: Map<number, number>;
 }
 
-const FAILED = (reason: string): TransferResult => ({ ok: false, reason, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 });
 
 /** The pool of transfer worker threads. */
 export class TransferPool {
@@ -233,7 +232,7 @@ export class TransferPool {
     s.jobs.clear();
     s.tids.clear();
     const reason = this.stopping ? 'aborted: server shutting down' : `worker died: ${why}`;
-    for (const [id, end] of jobs) end(FAILED(reason), true, tids.get(id));
+    for (const [id, end] of jobs) end(failedResult(reason), true, tids.get(id));
     if (this.stopping) return;
     this.stats.deaths++;
     const lived = w ? this.o.now() - s.bornAt : 0;

@@ -19,7 +19,7 @@ import { bindUdp } from '../../net/bind-udp.js';
 import { decode, encode, ERR, OP, type RequestPacket } from './packet.js';
 import { negotiate } from './options.js';
 import type { RunningTransfer, TransferPool } from './pool.js';
-import { dgramPath, type DatagramPath, type TransferSocket } from './socket-transfer.js';
+import { closeQuietly, dgramPath, type DatagramPath, type TransferSocket } from './socket-transfer.js';
 import type { FileSource, SourceFile } from './source.js';
 import type { RetryPolicy, TransferResult } from './transfer.js';
 
@@ -169,13 +169,7 @@ export class TftpServer {
    */
   private tellOrphan(tid: number, rinfo: dgram.RemoteInfo): void {
     const s = this.makeSocket();
-    const done = (): void => {
-      try {
-        s.close();
-      } catch {
-        /* closed */
-      }
-    };
+    const done = (): void => closeQuietly(s);
     s.once('error', (e) => {
       this.o.log.debug('tftp: could not tell the client of a dead worker', { client: rinfo.address, tid, error: e.message });
       done();

@@ -52,6 +52,11 @@ export interface TransferResult {
   ignoredPackets: number;
 }
 
+/** The result of a transfer that failed before it moved any data (`reason` says why). */
+export function failedResult(reason: string): TransferResult {
+  return { ok: false, reason, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 };
+}
+
 /** Options of a transfer. */
 export interface TransferOptions {
   file: SourceFile;

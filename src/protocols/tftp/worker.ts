@@ -12,7 +12,7 @@
  */
 import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import type { ReadTransfer } from './transfer.js';
+import { failedResult, type ReadTransfer } from './transfer.js';
 import type { SourceFile } from './source.js';
 import { bufferFile } from './source.js';
 import { dgramPath, nativePath, type DatagramPath, type TransferSocket } from './socket-transfer.js';
@@ -71,14 +71,14 @@ async function run(job: WorkerJob): Promise<void> {
     sock = await pathFor(job).open(job.bind, job.address, job.port);
   } catch (e) {
     sockets.delete(job.id);
-    post({ type: 'end', id: job.id, started: false, result: { ok: false, reason: `socket: ${(e as Error).message}`, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 } });
+    post({ type: 'end', id: job.id, started: false, result: failedResult(`socket: ${(e as Error).message}`) });
     return;
   }
   if (stopping || !sockets.has(job.id)) {
     // Aborted while the socket was being bound.
     sockets.delete(job.id);
     sock.close();
-    post({ type: 'end', id: job.id, started: true, result: { ok: false, reason: 'aborted: server shutting down', bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 } });
+    post({ type: 'end', id: job.id, started: true, result: failedResult('aborted: server shutting down') });
     return;
   }
   sockets.set(job.id, sock);
@@ -105,7 +105,7 @@ port.on('message', (m: ToWorker) => {
       if (stopping) return;
       void run(m.job).catch((e: unknown) => {
         sockets.delete(m.job.id);
-        post({ type: 'end', id: m.job.id, started: false, result: { ok: false, reason: `worker: ${(e as Error).message}`, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 } });
+        post({ type: 'end', id: m.job.id, started: false, result: failedResult(`worker: ${(e as Error).message}`) });
       });
       return;
     case 'abort':

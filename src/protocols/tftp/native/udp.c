@@ -173,21 +173,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   call_js_int(s, s->on_read, n);
 }
 
+/* Throw an Error whose `code` is the errno's name (libuv's table, as Node's own errors use). */
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[160];
-  const char *name = NULL;
-  switch (err) {
-    case EADDRNOTAVAIL: name = "EADDRNOTAVAIL"; break;
-    case EADDRINUSE: name = "EADDRINUSE"; break;
-    case EACCES: name = "EACCES"; break;
-    case EMFILE: name = "EMFILE"; break;
-    case ENFILE: name = "ENFILE"; break;
-    case ENETUNREACH: name = "ENETUNREACH"; break;
-    case EINVAL: name = "EINVAL"; break;
-    default: name = "EIO"; break;
-  }
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, name, msg);
+  napi_throw_error(env, uv_err_name(uv_translate_sys_error(err)), msg);
   return NULL;
 }
 
