@@ -34,7 +34,7 @@ import { installDiscoveryImage } from './services/discovery-image.js';
 import { registerDiscoveryRoutes } from './api/discovery.js';
 import { agentNode } from './api/agent-auth.js';
 import { registerHardwareInstallRoute } from './api/hardware-install.js';
-import { biosPlanFor, ipmiPlanFor, raidPlanFor } from './services/hardware-plan.js';
+import { biosPlanFor, ipmiPlanFor, raidLayoutFor, raidPlanFor } from './services/hardware-plan.js';
 import { UserRepo } from './store/users.js';
 import { SessionRepo } from './store/sessions.js';
 import { TokenAdmin } from './store/tokens.js';
@@ -55,7 +55,7 @@ import { AllocationRepo } from './store/allocations.js';
 import { BarclampRepo, ProposalRepo } from './store/barclamps.js';
 import { BarclampService } from './services/barclamps.js';
 import { FALLBACK_NETWORK_ATTRIBUTES, NetworkService, type NetworkAttributes } from './services/network.js';
-import { ProposalService } from './services/proposals.js';
+import { ProposalService, type ProposalView } from './services/proposals.js';
 import { OsSelection } from './services/os-selection.js';
 import { OsFileSource } from './services/os-files.js';
 import { parseCidr } from './lib/ip.js';
@@ -66,7 +66,8 @@ import { registerOsRoutes } from './api/os.js';
 import { InstallTemplateStore } from './boot/install-templates.js';
 import { InstallerService } from './services/installer.js';
 import { installSettingsSource } from './services/install-settings.js';
-import { diskPlan } from './boot/install-config.js';
+import { diskPlan, type RaidSettings } from './boot/install-config.js';
+import type { Node } from './model/node.js';
 import { osInstallDispatcher } from './services/os-install-source.js';
 import { registerInstallRoutes } from './api/install.js';
 import { MediaImport } from './services/iso-import.js';
@@ -355,10 +356,14 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
   const agentTokens = new AgentTokenRepo(db);
   // Image-based install (docs/image-install.md): nodes whose OS is a root image write it from the discovery image.
   const adminCidr = parseCidr(config.admin_network.address);
-  // Per-node install settings (admin allocation, raid layout, provisioner attributes): installer and image media alike.
+  // The raid proposal listing a node, read one way by hardware-install, installer and image media (services/hardware-plan.ts).
+  const raidProposals = (): ProposalView[] => (barclamps.has('raid') ? proposals.list('raid') : []);
+  const raidLayout = (node: Node): RaidSettings | null => raidLayoutFor(node.name, raidProposals());
+  // Per-node install settings (admin allocation, raid layout, provisioner attributes) of installer media.
   const installSettings = installSettingsSource({
     network,
     proposals: proposalRepo,
+    raidLayout,
     applianceAddress: config.admin_network.address.split('/')[0],
     provisionerTemplate: () => (barclamps.has('provisioner') ? ((barclamps.get('provisioner').template.attributes.provisioner as Record<string, unknown> | undefined) ?? null) : null),
   });
@@ -366,7 +371,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     mediaFor: (node) => osSelection.mediaFor(node),
     adminAddress: (node) => network.allocate('admin', node.id).address,
     adminNetwork: () => ({ prefix: adminCidr.prefix, router: config.admin_network.router ?? null, dns: config.admin_network.address.split('/')[0] }),
-    diskPlan: (node) => diskPlan(node.inventory.disks, installSettings(node).raid),
+    diskPlan: (node) => diskPlan(node.inventory.disks, raidLayout(node)),
     publicUrl: config.services.http.public_url,
     domain: config.admin_network.domain,
   });
@@ -425,7 +430,7 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     nodeOf: agentNode,
     channel: config.services.power.bmc_channel,
     plan: (node) => {
-      const { level, disks } = raidPlanFor(node.name, barclamps.has('raid') ? proposals.list('raid') : []);
+      const { level, disks } = raidPlanFor(node.name, raidProposals());
       const raid = level === 'none' ? { level } : { level, disks };
       const b = barclamps.has('bios') ? biosPlanFor(node.name, proposals.list('bios')) : null;
       const bios = b ? { settings: b.settings, ...(b.tool ? { tool: b.tool } : {}) } : undefined;

@@ -7,6 +7,7 @@
  * under the barclamp's role (`ipmi-configure`, `raid-configure`, `bios-set`); for RAID the
  * proposal must also say `apply: true`. Otherwise nothing is done.
  */
+import type { RaidSettings } from '../boot/install-config.js';
 import { CrowbarError } from '../lib/errors.js';
 import { RAID_MIN_DISKS, type BiosSpec, type RaidLevel, type RaidSpec } from './power/instruction.js';
 
@@ -55,7 +56,7 @@ export function raidPlanFor(node: string, proposals: readonly PlanProposalDocs[]
  * proposal that lists `node` (the same proposal hardware-install reads, whether
  * or not it says `apply`: the install wipes the disks anyway); null when none does.
  */
-export function raidLayoutFor(node: string, proposals: readonly PlanProposalDocs[]): { level: string; disks: string[] } | null {
+export function raidLayoutFor(node: string, proposals: readonly PlanProposalDocs[]): RaidSettings | null {
   const m = forNode(node, 'raid', 'raid-configure', proposals);
   if (!m) return null;
   const disks = Array.isArray(m.attrs.disks) ? m.attrs.disks.filter((d): d is string => typeof d === 'string') : [];

@@ -47,7 +47,7 @@ export interface ImageInstallDeps {
   adminAddress(node: Node): string;
   /** Admin network prefix length and router. */
   adminNetwork(): { prefix: number; router: string | null; dns: string };
-  /** The node's disk layout (from its inventory and the applied raid proposal). */
+  /** The node's disk layout (from its inventory and the raid proposal listing it). */
   diskPlan(node: Node): DiskPlan;
   publicUrl: string;
   domain: string;

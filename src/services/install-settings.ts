@@ -1,16 +1,16 @@
 /**
  * Where a node's install settings come from: its admin allocation (address,
  * netmask, router of the admin network), the appliance as DNS and NTP server,
- * the raid proposal that has the node in `raid-configure` (applied, else the saved draft,
- * as hardware-install reads it: a commit waits for the node to be ready), and the
+ * the raid layout (`raidLayout`: the raid proposal that has the node in `raid-configure`,
+ * read as hardware-install reads it), and the
  * provisioner's timezone and access keys (applied proposal, else template).
  */
 import { CrowbarError } from '../lib/errors.js';
 import { maskToPrefix } from '../lib/ip.js';
 import type { Node } from '../model/node.js';
 import type { ProposalRepo } from '../store/barclamps.js';
+import type { RaidSettings } from '../boot/install-config.js';
 import type { InstallSettings, InstallSettingsSource } from './installer.js';
-import { raidLayoutFor } from './hardware-plan.js';
 import type { NetworkService } from './network.js';
 
 type Doc = { attributes?: Record<string, Record<string, unknown> | undefined>; deployment?: Record<string, { elements?: Record<string, string[]> } | undefined> };
@@ -20,6 +20,8 @@ export interface InstallSettingsDeps {
   network: NetworkService;
   proposals: ProposalRepo;
   applianceAddress: string;
+  /** The node's RAID layout (services/hardware-plan.ts `raidLayoutFor`), or null. */
+  raidLayout: (node: Node) => RaidSettings | null;
   /** The provisioner template's attributes (when no proposal is applied). */
   provisionerTemplate: () => Record<string, unknown> | null;
 }
@@ -39,10 +41,7 @@ export function installSettingsSource(d: InstallSettingsDeps): InstallSettingsSo
     const a = d.network.allocate('admin', node.id);
     const prefix = maskToPrefix(def.netmask);
     if (prefix === null) throw new CrowbarError('config.invalid', `admin network netmask ${def.netmask} is not a valid mask`);
-    const raid: InstallSettings['raid'] = raidLayoutFor(
-      node.name,
-      d.proposals.list('raid').map((r) => ({ name: r.name, proposal: JSON.parse(r.doc) as unknown, applied: r.applied_doc ? (JSON.parse(r.applied_doc) as unknown) : null })),
-    );
+    const raid = d.raidLayout(node);
     const prov = applied(d.proposals, 'provisioner')[0]?.attributes?.provisioner ?? d.provisionerTemplate() ?? {};
     const tz = typeof prov.timezone === 'string' && prov.timezone !== '' ? prov.timezone : 'UTC';
     const keys = typeof prov.access_keys === 'string' ? prov.access_keys.split('\n').map((k) => k.trim()).filter((k) => k !== '' && !k.startsWith('#')) : [];
