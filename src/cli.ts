@@ -4,7 +4,6 @@
  */
 import { buildConfig, loadConfigFile } from './config/load.js';
 import { errorMessage, isCrowbarError } from './lib/errors.js';
-import { createAppliance, runAppliance, startSimulation } from './main.js';
 import { createSkeleton } from './barclamps/skeleton.js';
 import { barclampCommand } from './cli/barclamp.js';
 import { ApiError, parseGlobalArgs, resolveClient } from './cli/client.js';
@@ -77,6 +76,8 @@ async function serve(args: string[]): Promise<number> {
           http: { bind: '127.0.0.1', port: 8080 },
         },
       });
+  // The appliance (every service and its dependencies) loads only for `serve`: CLI verbs start in a fraction of the time.
+  const { createAppliance, runAppliance } = await import('./main.js');
   const app = await createAppliance(config);
   if (app.initialAdminToken) {
     process.stdout.write(`admin API token (shown once, also in ${config.data_dir}/admin.token): ${app.initialAdminToken}\n`);
@@ -104,6 +105,7 @@ async function simulate(args: string[]): Promise<number> {
   const a = parseSimulateArgs(args, process.env, randomBytes(4).toString('hex'));
   const token = a.options.apiToken ?? (a.dataDir ? readFileSync(join(a.dataDir, 'admin.token'), 'utf8').trim() : null);
   if (!token) throw new Error('an operator token is needed: --token, CROWBAR_TOKEN or --data-dir');
+  const { startSimulation } = await import('./main.js');
   const sim = await startSimulation({ ...a.options, apiToken: token });
   const stopped = new Promise<void>((res) => {
     process.once('SIGINT', () => res());

@@ -181,6 +181,7 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
       await waitFor('raid role applied', () => api('GET', '/api/v1/barclamps/raid/proposals/default').body?.applied?.deployment?.raid?.element_states?.['raid-configure']?.[node] === 'ready', 300_000);
       expect(logLines().join('\n')).toMatch(/raid-configure: \/dev\/vda \/dev\/vdb already in an active array, nothing to do/);
     }
+    process.stdout.write(`[lab] image install:\n${lines.filter((l) => /image-install: (partitioned|image written|ESP formatted|done)/.test(l)).join('\n')}\n`);
     const at = (s: string) => (seen.has(s) ? ((seen.get(s)! - t0) / 1000).toFixed(0) + 's' : 'n/a');
     process.stdout.write(
       `[lab] phases (s since power-on): registered ${w.phases.registered ? ((w.phases.registered - t0) / 1000).toFixed(0) + 's' : 'n/a'}, discovered ${at('discovered')}, ` +
@@ -214,6 +215,8 @@ describe.skipIf(!can.ok)('lab: image-based install of Debian 12 to ready', () =>
     await waitFor('ready after the fix', (n) => n.state === 'ready', 300_000);
     process.stdout.write(`[lab] problem -> ready after the fixed commit in ${((Date.now() - t1) / 1000).toFixed(0)}s\n`);
     const after = logLines();
+    // the join agent's timeline (each application of the run list, its roles and transitions)
+    process.stdout.write(`[lab] join agent:\n${after.filter((l) => /\[crowbar-join [0-9:]+\] (applying|transition|role )/.test(l)).join('\n')}\n`);
     // no reinstall: still one image write, and the last server run lists the node again
     expect(after.filter((l) => /image-install: done/.test(l)).length).toBe(before);
     expect(after.filter((l) => /\[nagios\.nagios-server\] nagios-server: 1 host\(s\)/.test(l)).length).toBeGreaterThanOrEqual(2);
