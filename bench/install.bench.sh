@@ -14,7 +14,7 @@ SIZES=${INSTALL_BENCH_SIZES:-1 4}
 REPS=${INSTALL_BENCH_REPS:-3}
 # bios, uefi or alternate (odd machines BIOS, even UEFI; the default, so both local-boot paths are measured).
 FW=${INSTALL_BENCH_FW:-alternate}
-t=$SECONDS; bash images/build-root-image.sh > /dev/null; echo "root image: up to date or built in $((SECONDS - t)) s ($(du -h /var/cache/crowbar/root-image/image/root.tar.gz | cut -f1))"
+t=$SECONDS; bash images/build-root-image.sh > /dev/null; echo "root image: up to date or built in $((SECONDS - t)) s ($(du -h /var/cache/crowbar/root-image/image/root.tar.zst | cut -f1))"
 source bench/lab-bench-lib.sh
 bench_lab_up i
 api() { bench_api "$@"; }

@@ -36,7 +36,7 @@ log() { printf '[build-discovery] %s\n' "$*" >&2; }
 . "$HERE/lib/initramfs.sh"
 die() { log "ERROR: $*"; exit 1; }
 
-TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted /usr/bin/efibootmgr /usr/sbin/mke2fs)
+TOOLS=(/usr/sbin/dmidecode /usr/bin/ipmitool /usr/sbin/mdadm /usr/sbin/sgdisk /usr/sbin/parted /usr/bin/efibootmgr /usr/sbin/mke2fs /usr/bin/zstd)
 # Kernel modules wanted; their dependencies are added (modinfo) and the load
 # order written to load.order. Missing or built-in ones are skipped.
 MODULES=(virtio_pci virtio_net e1000 e1000e igb ixgbe tg3 r8169

@@ -16,7 +16,7 @@ APT_PKGS=(
   # discovery image build
   busybox-static cpio kmod xz-utils dmidecode mdadm gdisk parted efibootmgr
   # root image build (image-based install, docs/image-install.md); e2fsprogs' mke2fs goes into the discovery image
-  debootstrap e2fsprogs
+  debootstrap e2fsprogs zstd
   # admin-node ISO build (images/build-iso.sh, docs/iso.md)
   mmdebstrap xorriso squashfs-tools mtools dosfstools grub-pc-bin grub-efi-amd64-bin grub-common fdisk e2fsprogs zstd
   # network plumbing and packet filters for the tests

@@ -4,7 +4,7 @@
 # (image_url, image_sha256, image_format, hostname, domain, admin_*, appliance_url).
 # Steps: pick the target disk (or, for the plan's `raid1` layout, two disks with
 # a software RAID 1 for the root), partition it (GPT: BIOS boot, ESP, root), mke2fs
-# the root, stream the image (wget | tee sha256 | tar -xz; never a full copy in RAM),
+# the root, stream the image (wget | tee sha256 | zstd -d | tar -x; never a full copy in RAM),
 # write hostname, admin network (systemd-networkd), appliance URL and the join
 # token (0600, fetched now with the node token), install GRUB for BIOS
 # (i386-pc) and UEFI (x86_64-efi --removable) from a chroot. Exits non-zero
@@ -24,7 +24,12 @@ host=$(json_str hostname $P); domain=$(json_str domain $P)
 addr=$(json_str admin_address $P); prefix=$(json_num admin_prefix $P); router=$(json_str admin_router $P)
 dns=$(json_str admin_dns $P); appliance=$(json_str appliance_url $P)
 [ -n "$url" ] && [ -n "$sha" ] && [ -n "$host" ] && [ -n "$addr" ] || fail "incomplete plan: $(head -c 300 $P)"
-[ "$fmt" = tar.gz ] || fail "image format $fmt is not supported (tar.gz)"
+# tar.zst (what images/build-root-image.sh writes) or tar.gz
+case "$fmt" in
+  tar.zst) unpack() { zstd -dcq | tar -xf - -C "$T"; } ;;
+  tar.gz) unpack() { tar -xzf - -C "$T"; } ;;
+  *) fail "image format $fmt is not supported (tar.zst, tar.gz)" ;;
+esac
 
 # 1. target: the plan's layout. `single`: the first whole disk (virtio, SCSI/SATA, NVMe; a
 # controller's RAID volume is such a disk). `raid1`: software RAID 1 over the plan's two disks.
@@ -84,7 +89,7 @@ say "image-install: partitioned in $((t1 - t0)) s"
 # 3. stream the image; its checksum is computed on the way
 rm -f /tmp/img.fifo /tmp/img.sha; mkfifo /tmp/img.fifo
 sha256sum < /tmp/img.fifo > /tmp/img.sha &
-wget -q -O - "$url" 2>/tmp/wget.err | tee /tmp/img.fifo | tar -xzf - -C "$T" 2>/tmp/tar.err
+wget -q -O - "$url" 2>/tmp/wget.err | tee /tmp/img.fifo | unpack 2>/tmp/tar.err
 rc=$?
 wait
 got=$(cut -d' ' -f1 /tmp/img.sha)

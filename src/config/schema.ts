@@ -48,7 +48,7 @@ export interface Config {
     image_dir: string;
     /** Build cache of images/build-discovery.sh, copied into image_dir at start when image_dir is empty. */
     image_cache: string;
-    /** Build cache of images/build-root-image.sh (crowbar-os.json + root.tar.gz), imported as an OS medium at start when new. */
+    /** Build cache of images/build-root-image.sh (crowbar-os.json + root.tar.zst), imported as an OS medium at start when new. */
     root_image_cache: string;
     /** Directory of iPXE templates (default: the pxe/ directory shipped with Crowbar). */
     templates_dir: string;

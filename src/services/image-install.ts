@@ -17,7 +17,7 @@ export interface ImageInstallPlan {
   /** http(s) URL of the image (served from `/os/<medium>/<file>`). */
   image_url: string;
   image_sha256: string;
-  /** Archive format; only `tar.gz` is written by the agent today. */
+  /** Archive format the agent unpacks: `tar.zst` (images/build-root-image.sh) or `tar.gz`. */
   image_format: string;
   image_size: number;
   /** Short host name and DNS domain of the node. */
@@ -54,7 +54,7 @@ export interface ImageInstallDeps {
 }
 
 /** Image formats the discovery agent can stream to disk. */
-export const IMAGE_FORMATS: ReadonlySet<string> = new Set(['tar.gz']);
+export const IMAGE_FORMATS: ReadonlySet<string> = new Set(['tar.zst', 'tar.gz']);
 
 /** Builds image-install plans. */
 export class ImageInstallPlanner {

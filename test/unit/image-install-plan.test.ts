@@ -68,5 +68,7 @@ describe('ImageInstallPlanner', () => {
     expect(code(() => planner(medium({ meta: { format: 'tar.gz' } }), null).plan(node(['vda'])))).toMatch(/^os\.missing: .*sha256/);
     expect(code(() => planner(medium({ meta: { sha256: SHA, format: 'qcow2' } }), null).plan(node(['vda'])))).toMatch(/^os\.missing: .*qcow2 is not supported/);
     expect(planner(medium({ method: 'installer', image: null }), null).plan(node(['vda']))).toBeNull();
+    // what images/build-root-image.sh writes
+    expect(planner(medium({ image: 'root.tar.zst', meta: { sha256: SHA, format: 'tar.zst' } }), null).plan(node(['vda']))).toMatchObject({ image_format: 'tar.zst', image_url: 'http://10.9.8.1/os/debian-12-amd64-image/root.tar.zst' });
   });
 });
