@@ -53,8 +53,8 @@ export interface NativeTransferOptions extends Omit<TransferOptions, 'io' | 'now
   engine: WindowEngine;
 }
 
-/** Default chunk size handed to the engine (rounded up to whole blocks). */
-export const ENGINE_CHUNK_BYTES = 512 * 1024;
+/** Default chunk size handed to the engine (rounded up to whole blocks): as ReadTransfer, so memory per transfer stays about two chunks. */
+export const ENGINE_CHUNK_BYTES = 256 * 1024;
 
 type Phase = 'oack' | 'data' | 'done';
 
