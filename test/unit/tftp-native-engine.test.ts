@@ -76,9 +76,15 @@ async function client() {
     else other.push(Buffer.from(m));
   });
   await new Promise<void>((r) => sock.bind(0, HOST, () => r()));
-  closers.push(() => sock.close());
+  let open = true;
+  const close = () => {
+    if (open) sock.close();
+    open = false;
+  };
+  closers.push(close);
   let tid = 0;
   return {
+    close,
     port: sock.address().port,
     data,
     other,
@@ -284,6 +290,17 @@ describe('native window engine', () => {
     f.release();
     await sleep(50);
     expect(c.data.length).toBe(2);
+  });
+
+  it('a client gone after ACK 0 (ICMP port unreachable for the window) aborts with ECONNREFUSED', async () => {
+    const { c, result } = await run(bufferFile(pattern(50000), 0), [['windowsize', '8']], { timeoutMs: 100 });
+    await until(() => c.other.length >= 1);
+    c.ack(0);
+    await sleep(5);
+    c.close();
+    await until(() => result() !== null, 3000);
+    expect(result()?.ok).toBe(false);
+    expect(result()?.reason).toMatch(/^aborted: socket error: .*ECONNREFUSED/);
   });
 
   it('an ERROR from the client ends the transfer; an odd datagram is ignored and counted', async () => {
