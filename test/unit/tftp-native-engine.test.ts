@@ -7,7 +7,9 @@
  * counters in the result.
  */
 import dgram from 'node:dgram';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ENGINE_STATE, NativeTransferSocket } from '../../src/protocols/tftp/native-socket.js';
 import { negotiate } from '../../src/protocols/tftp/options.js';
 import { nativePath } from '../../src/protocols/tftp/socket-transfer.js';
 import { bufferFile, type SourceFile } from '../../src/protocols/tftp/source.js';
@@ -15,7 +17,8 @@ import type { Transfer, TransferResult } from '../../src/protocols/tftp/transfer
 import { requireAddon } from '../helpers/tftp-datagram.js';
 
 const HOST = '127.0.0.1';
-const path = nativePath(requireAddon());
+const addon = requireAddon();
+const path = nativePath(addon);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const closers: Array<() => void> = [];
 
@@ -315,5 +318,40 @@ describe('native window engine', () => {
     c.raw(Buffer.concat([Buffer.from([0, 5, 0, 3]), Buffer.from('disk full\0')]));
     await until(() => result() !== null);
     expect(result()).toEqual({ ok: false, reason: 'client error 3: disk full', bytes: 2048, blocks: 2, retransmits: 0, duplicateAcks: 1, ignoredPackets: 1 });
+  });
+
+  it('refuses a chunk that is not whole blocks, a second configuration, and calls before configuration', async () => {
+    const c = await client();
+    const s = new NativeTransferSocket(addon, HOST, HOST, c.port, { onPacket: () => {}, onError: () => {} });
+    closers.push(() => s.close());
+    expect(() => s.go()).toThrow(/not configured/);
+    const st = s.startEngine(512, 4, () => {});
+    expect(st[ENGINE_STATE.WANT]).toBe(1);
+    expect(() => s.startEngine(512, 4, () => {})).toThrow(/already configured/);
+    expect(() => s.feed(Buffer.alloc(1000), 1000, false)).toThrow(RangeError);
+    s.feed(Buffer.alloc(1024), 1024, false);
+    expect(st[ENGINE_STATE.FED]).toBe(1024);
+    s.feed(Buffer.alloc(100), 100, true);
+    expect(st[ENGINE_STATE.FINAL]).toBe(3);
+    expect(st[ENGINE_STATE.FINAL_LEN]).toBe(100);
+    s.go();
+    await until(() => c.data.length >= 1);
+    expect(c.data[0]).toEqual({ block: 1, data: Buffer.alloc(512) });
+  });
+
+  it('500 engine open/feed/close cycles (some mid-window) leak no descriptors', async () => {
+    const c = await client();
+    const before = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 500; i++) {
+      const s = new NativeTransferSocket(addon, HOST, HOST, c.port, { onPacket: () => {}, onError: () => {} });
+      s.startEngine(512, 8, () => {});
+      s.feed(Buffer.alloc(512 * 16), 512 * 16, false);
+      if (i % 2 === 0) s.go();
+      s.close();
+      s.close();
+      s.feed(Buffer.alloc(512), 512, false); // after close: a no-op
+    }
+    await sleep(50);
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(before);
   });
 });

@@ -120,6 +120,7 @@ export class NativeReadTransfer implements Transfer {
       }
       // Data phase: only an ACK read in the same batch as the ACK 0 that started the engine gets here.
       if (this.o.engine.ack(block)) this.end(true, 'complete');
+      else this.fill(); // the engine raises NEED only from its own reads; here it may just have released a chunk
       return;
     }
     if (buf.length >= 4 && buf[0] === 0 && buf[1] === OP.ERROR) {
