@@ -10,7 +10,9 @@
  * object per send; at lock-step that machinery costs more than the protocol
  * (docs/tftp.md). Here one recvmmsg per readable event fills fixed slots of a
  * receive Buffer shared with the addon, and sends go out with send(2) straight
- * from the caller's Buffer. The protocol stays in TypeScript.
+ * from the caller's Buffer. For octet read transfers the addon's window
+ * engine also runs the steady state (ACK in, next window out) in C; see
+ * native-transfer.ts.
  */
 import { getSystemErrorName } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +25,47 @@ interface NativeHandle {
   close(): void;
   /** The bound port, 0 once closed. */
   localPort(): number;
+  /** Configure the window engine (native/udp.c): blksize, windowsize, the shared state, onEvent(EngineEvent). */
+  engine(blksize: number, windowsize: number, state: Float64Array, onEvent: (code: number) => void): void;
+  /** The next `len` bytes of the file (a whole number of blocks unless `last`); ECONNREFUSED or 0. */
+  feed(buf: Buffer, len: number, last: boolean): number;
+  /** Start the data phase: send the first window; ECONNREFUSED or 0. */
+  go(): number;
+  /** Resend the window from base; ECONNREFUSED or 0. */
+  resend(): number;
+  /** An ACK read by JavaScript in the data phase: -1 when it completed the transfer, else ECONNREFUSED or 0. */
+  ack(block: number): number;
 }
+
+/** Slots of the window engine's shared Float64Array (enum in native/udp.c). */
+export const ENGINE_STATE = {
+  /** Wall-clock ms (Date.now's clock) of the last (re)send. */
+  SENT_AT: 0,
+  /** Lowest unacknowledged block (absolute). */
+  BASE: 1,
+  /** Next block to send. */
+  NEXT: 2,
+  /** Highest block sent. */
+  SENT_MAX: 3,
+  /** ACKs that moved the window (the retransmission timer resets its tries when this changes). */
+  PROGRESS: 4,
+  DUPLICATE_ACKS: 5,
+  /** ACKs for blocks never sent. */
+  IGNORED: 6,
+  /** Final block, 0 while unknown. */
+  FINAL: 7,
+  FINAL_LEN: 8,
+  /** DATA the kernel did not take (EAGAIN, ENOBUFS, EPERM). */
+  DROPPED: 9,
+  /** 1 while the engine wants another chunk (cleared by feed). */
+  WANT: 10,
+  /** Bytes fed so far. */
+  FED: 11,
+  COUNT: 12,
+} as const;
+
+/** onEvent codes of the window engine. */
+export const ENGINE_EVENT = { COMPLETE: 1, NEED: 2 } as const;
 
 /** The addon's constructor: binds, connects and starts polling, or throws an Error with an errno `code`. */
 type NativeCtor = new (bind: string, peer: string, peerPort: number, recv: Buffer, lengths: Int32Array, onRead: (count: number) => void, onError: (errno: number) => void) => NativeHandle;
@@ -148,6 +190,54 @@ export class NativeTransferSocket {
     setImmediate(() => this.fail(e));
   }
 
+  /**
+   * Hand the steady state of an octet read transfer to the addon's window
+   * engine (native/udp.c): from `go()` on, ACKs are handled in C and never
+   * reach onPacket (unless read in the same batch as the ACK that called
+   * `go()`: pass those to `ack`). Returns the shared state (ENGINE_STATE),
+   * which the engine updates after every batch.
+   */
+  startEngine(blksize: number, windowsize: number, onEvent: (code: number) => void): Float64Array {
+    // An explicit ArrayBuffer: its memory never moves (the addon keeps a pointer).
+    const state = new Float64Array(new ArrayBuffer(ENGINE_STATE.COUNT * 8));
+    this.handle.engine(blksize, windowsize, state, onEvent);
+    return state;
+  }
+
+  /** Feed the next bytes of the file to the engine (see NativeHandle.feed); send errors as in send(). */
+  feed(buf: Buffer, len: number, last: boolean): void {
+    if (this.closed) return;
+    // A small Buffer may live on the V8 heap, where it can move; reading .buffer moves it off the heap for good.
+    void buf.buffer;
+    this.sendResult(this.handle.feed(buf, len, last), 'sendmmsg');
+  }
+
+  /** Start the engine's data phase (sends the first window). */
+  go(): void {
+    if (!this.closed) this.sendResult(this.handle.go(), 'sendmmsg');
+  }
+
+  /** Resend the engine's window from its base (retransmission timeout). */
+  resend(): void {
+    if (!this.closed) this.sendResult(this.handle.resend(), 'sendmmsg');
+  }
+
+  /** An ACK read before the engine took over, in the same batch: true when it completed the transfer. */
+  ack(block: number): boolean {
+    if (this.closed) return false;
+    const r = this.handle.ack(block);
+    if (r < 0) return true;
+    this.sendResult(r, 'sendmmsg');
+    return false;
+  }
+
+  /** Only ECONNREFUSED comes back from the engine (other failures are counted in ENGINE_STATE.DROPPED). */
+  private sendResult(r: number, syscall: string): void {
+    if (r === 0) return;
+    const e = errnoError(r, syscall);
+    setImmediate(() => this.fail(e));
+  }
+
   /** Close the socket (idempotent); nothing is delivered afterwards. */
   close(): void {
     if (this.closed) return;
@@ -158,6 +248,8 @@ export class NativeTransferSocket {
   private onRead(n: number): void {
     for (let i = 0; i < n && !this.closed; i++) {
       const len = this.lengths[i];
+      // -1: the window engine consumed it (an ACK in the data phase).
+      if (len < 0) continue;
       const off = i * RECV_SLOT_BYTES;
       this.handlers.onPacket(len === 4 ? this.ackViews[i] : this.recv.subarray(off, off + len));
     }

@@ -1,18 +1,19 @@
 /**
  * Binding a transfer's own UDP socket (RFC 1350 section 4: a new TID per
- * transfer) and running a ReadTransfer on it. Shared by the in-process path
+ * transfer) and running a read transfer on it. Shared by the in-process path
  * (server.ts) and the transfer worker threads (worker.ts), so both run the
  * same state machine over the same socket handling. Two datagram paths sit
  * behind one interface: node:dgram, and the native addon (native-socket.ts).
  */
 import dgram from 'node:dgram';
-import { ReadTransfer, type TransferOptions } from './transfer.js';
+import { ReadTransfer, type Transfer, type TransferOptions } from './transfer.js';
 import { NativeTransferSocket, type DatagramAddon } from './native-socket.js';
+import { NativeReadTransfer } from './native-transfer.js';
 
 /** A transfer's own socket: bound to an ephemeral port and connected to the client. */
 export interface TransferSocket {
   /** Run a transfer on it. The socket is closed when the transfer ends; a socket error aborts it. */
-  run(o: Omit<TransferOptions, 'io'>): ReadTransfer;
+  run(o: Omit<TransferOptions, 'io'>): Transfer;
   /** Close it (idempotent), e.g. when the server stops before a transfer ran. */
   close(): void;
   /** The bound port (the transfer's TID). */
@@ -94,14 +95,19 @@ export function dgramPath(create: () => dgram.Socket = () => dgram.createSocket(
   };
 }
 
-/** The native path (native-socket.ts): recvmmsg into a shared buffer, send(2) without copies. */
+/**
+ * The native path (native-socket.ts): recvmmsg into a shared buffer, send(2)
+ * without copies. Octet transfers run their steady state in the addon's
+ * window engine (NativeReadTransfer); netascii transfers, whose blocks are
+ * translated, run ReadTransfer over the same socket.
+ */
 export function nativePath(addon: DatagramAddon): DatagramPath {
   return {
     kind: 'native',
     addonPath: addon.path,
     open: (bind, address, port) => {
       // Until a transfer runs, datagrams are ignored (none arrive before our first send).
-      let target: ReadTransfer | null = null;
+      let target: Transfer | null = null;
       let sock: NativeTransferSocket;
       try {
         sock = new NativeTransferSocket(addon, bind, address, port, {
@@ -114,7 +120,9 @@ export function nativePath(addon: DatagramAddon): DatagramPath {
       }
       return Promise.resolve({
         run: (o) => {
-          target = new ReadTransfer({ ...o, io: { send: (buf, len) => sock.send(buf, len), close: () => sock.close() } });
+          target = o.netascii
+            ? new ReadTransfer({ ...o, io: { send: (buf, len) => sock.send(buf, len), close: () => sock.close() } })
+            : new NativeReadTransfer({ ...o, engine: sock });
           target.start();
           return target;
         },

@@ -72,10 +72,56 @@ export interface TransferOptions {
   now?: () => number;
 }
 
+/** A running read transfer, as the server, the worker threads and the sockets see it. */
+export interface Transfer {
+  /** Send the first packet: OACK when options were accepted, else DATA 1. */
+  start(): void;
+  /** True until the transfer has ended. */
+  readonly active: boolean;
+  /** Handle a datagram from the client's TID. Never throws. */
+  onPacket(buf: Buffer): void;
+  /** Stop the transfer (server shutdown, socket error); `notifyClient` sends ERROR 0 first. */
+  abort(reason: string, notifyClient?: boolean): void;
+}
+
+/**
+ * Retransmission delay after `tries` timeouts: exponential backoff from the
+ * configured first timeout. RFC 2349 section 2: a negotiated timeout is
+ * echoed; we treat it as the upper bound of the backoff, never as a floor
+ * (curl sends "timeout 5" derived from --max-time, and waiting 5 s per lost
+ * packet would stall lossy links for no gain).
+ */
+export function backoffDelay(negotiated: Negotiated, retry: RetryPolicy, tries: number): number {
+  const neg = negotiated.timeoutSec;
+  const cap = neg !== null ? Math.min(neg * 1000, retry.maxTimeoutMs) : retry.maxTimeoutMs;
+  return Math.min(cap, retry.timeoutMs * 2 ** tries);
+}
+
+/** The result of a read transfer from its block counters (bytes sent counts each block once). */
+export function transferResult(
+  ok: boolean,
+  reason: string,
+  blksize: number,
+  sentMax: number,
+  finalBlock: number,
+  finalLen: number,
+  stats: { retransmits: number; duplicateAcks: number; ignoredPackets: number },
+): TransferResult {
+  const bytes = sentMax >= finalBlock ? (finalBlock - 1) * blksize + finalLen : sentMax * blksize;
+  return { ok, reason, blocks: sentMax, bytes, retransmits: stats.retransmits, duplicateAcks: stats.duplicateAcks, ignoredPackets: stats.ignoredPackets };
+}
+
+/** The ERROR packet a transfer sends before ending on a failed file read. */
+export const READ_ERROR_PACKET = encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: 'read error' });
+
 type Phase = 'oack' | 'data' | 'done';
 
-/** State machine of one read transfer. */
-export class ReadTransfer {
+/**
+ * State machine of one read transfer in TypeScript: the node:dgram path, and
+ * netascii transfers on the native path (octet transfers on the native path
+ * run their steady state in C: native-transfer.ts).
+ */
+export class ReadTransfer implements Transfer {
   private phase: Phase = 'data';
   private readonly blksize: number;
   private readonly window: number;
@@ -256,8 +302,7 @@ export class ReadTransfer {
         this.building = false;
         const msg = e instanceof Error ? e.message : String(e);
         if (this.phase !== 'done') {
-          const err = encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: 'read error' });
-          this.o.io.send(err, err.length);
+          this.o.io.send(READ_ERROR_PACKET, READ_ERROR_PACKET.length);
           this.end(false, `read error: ${msg}`);
         }
       },
@@ -284,13 +329,7 @@ export class ReadTransfer {
   }
 
   private delay(): number {
-    // Exponential backoff from the configured first timeout. RFC 2349 section 2:
-    // a negotiated timeout is echoed; we treat it as the upper bound of the
-    // backoff, never as a floor (curl sends "timeout 5" derived from --max-time,
-    // and waiting 5 s per lost packet would stall lossy links for no gain).
-    const neg = this.o.negotiated.timeoutSec;
-    const cap = neg !== null ? Math.min(neg * 1000, this.o.retry.maxTimeoutMs) : this.o.retry.maxTimeoutMs;
-    return Math.min(cap, this.o.retry.timeoutMs * 2 ** this.tries);
+    return backoffDelay(this.o.negotiated, this.o.retry, this.tries);
   }
 
   /**
@@ -357,7 +396,6 @@ export class ReadTransfer {
     this.timer = null;
     this.o.io.close();
     void this.o.file.close().catch(() => {});
-    const bytes = this.sentMax >= this.finalBlock ? (this.finalBlock - 1) * this.blksize + this.finalLen : this.sentMax * this.blksize;
-    this.o.onEnd({ ok, reason, blocks: this.sentMax, bytes, ...this.stats });
+    this.o.onEnd(transferResult(ok, reason, this.blksize, this.sentMax, this.finalBlock, this.finalLen, this.stats));
   }
 }

@@ -2,7 +2,7 @@
  * Transfer worker thread (see pool.ts). It receives fully resolved transfers
  * from the main thread (an open descriptor or the bytes of a generated file,
  * the negotiated options, the client's address), binds each transfer's own
- * socket and runs the ReadTransfer state machine on it. It decides no policy:
+ * socket and runs the read transfer state machine on it. It decides no policy:
  * paths, confinement, rate limits and refusals stay on the main thread.
  *
  * This file is the worker's own composition root: the only clock it can use
@@ -12,7 +12,7 @@
  */
 import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { failedResult, type ReadTransfer } from './transfer.js';
+import { failedResult, type Transfer } from './transfer.js';
 import type { SourceFile } from './source.js';
 import { bufferFile } from './source.js';
 import { dgramPath, nativePath, type DatagramPath, type TransferSocket } from './socket-transfer.js';
@@ -20,7 +20,7 @@ import { loadDatagramAddon } from './native-socket.js';
 import type { FromWorker, ToWorker, WorkerJob } from './pool.js';
 
 const port = parentPort!;
-const running = new Map<number, ReadTransfer>();
+const running = new Map<number, Transfer>();
 /** Transfers whose socket is being opened (null) or open. */
 const sockets = new Map<number, TransferSocket | null>();
 const paths = new Map<string, DatagramPath>();
