@@ -27,8 +27,8 @@
  * Date.now rather than an injected clock.
  */
 import { ENGINE_EVENT, ENGINE_STATE } from './native-socket.js';
-import { encode, ERR, OP } from './packet.js';
-import { backoffDelay, READ_ERROR_PACKET, transferResult, type Transfer, type TransferOptions } from './transfer.js';
+import { encode, OP } from './packet.js';
+import { abortNotice, backoffDelay, clientErrorReason, READ_ERROR_PACKET, transferResult, type Transfer, type TransferOptions } from './transfer.js';
 
 /** The addon's window engine on a connected transfer socket (NativeTransferSocket implements it). */
 export interface WindowEngine {
@@ -123,11 +123,9 @@ export class NativeReadTransfer implements Transfer {
       else this.fill(); // the engine raises NEED only from its own reads; here it may just have released a chunk
       return;
     }
-    if (buf.length >= 4 && buf[0] === 0 && buf[1] === OP.ERROR) {
-      // RFC 1350 section 7 / RFC 2347 section 3 (ERROR 8 in answer to our OACK): the client gave up.
-      const z = buf.indexOf(0, 4);
-      const msg = buf.toString('latin1', 4, z < 0 ? buf.length : z).slice(0, 200);
-      this.end(false, `client error ${buf.readUInt16BE(2)}: ${msg}`);
+    const gaveUp = clientErrorReason(buf);
+    if (gaveUp !== null) {
+      this.end(false, gaveUp);
       return;
     }
     this.stats.ignoredPackets++;
@@ -136,7 +134,7 @@ export class NativeReadTransfer implements Transfer {
   abort(reason: string, notifyClient = false): void {
     if (this.phase === 'done') return;
     if (notifyClient) {
-      const e = encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: reason });
+      const e = abortNotice(reason);
       this.o.engine.send(e, e.length);
     }
     this.end(false, `aborted: ${reason}`);

@@ -57,6 +57,23 @@ export function failedResult(reason: string): TransferResult {
   return { ok: false, reason, bytes: 0, blocks: 0, retransmits: 0, duplicateAcks: 0, ignoredPackets: 0 };
 }
 
+/**
+ * RFC 1350 section 7 / RFC 2347 section 3 (ERROR 8 in answer to an OACK): the
+ * reason a transfer ends when the client sends ERROR, or null when `buf` is
+ * not an ERROR packet. At most 200 characters of the client's message.
+ */
+export function clientErrorReason(buf: Buffer): string | null {
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== OP.ERROR) return null;
+  const z = buf.indexOf(0, 4);
+  const msg = buf.toString('latin1', 4, z < 0 ? buf.length : z).slice(0, 200);
+  return `client error ${buf.readUInt16BE(2)}: ${msg}`;
+}
+
+/** The ERROR 0 (RFC 1350 section 5, "not defined") an aborted transfer sends its client. */
+export function abortNotice(reason: string): Buffer {
+  return encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: reason });
+}
+
 /** Options of a transfer. */
 export interface TransferOptions {
   file: SourceFile;
@@ -191,11 +208,9 @@ export class ReadTransfer implements Transfer {
       this.onAck(buf.readUInt16BE(2));
       return;
     }
-    if (buf.length >= 4 && buf[0] === 0 && buf[1] === OP.ERROR) {
-      // RFC 1350 section 7 / RFC 2347 section 3 (ERROR 8 in answer to our OACK): the client gave up.
-      const z = buf.indexOf(0, 4);
-      const msg = buf.toString('latin1', 4, z < 0 ? buf.length : z).slice(0, 200);
-      this.end(false, `client error ${buf.readUInt16BE(2)}: ${msg}`);
+    const gaveUp = clientErrorReason(buf);
+    if (gaveUp !== null) {
+      this.end(false, gaveUp);
       return;
     }
     this.stats.ignoredPackets++;
@@ -205,7 +220,7 @@ export class ReadTransfer implements Transfer {
   abort(reason: string, notifyClient = false): void {
     if (this.phase === 'done') return;
     if (notifyClient) {
-      const e = encode({ op: OP.ERROR, code: ERR.NOT_DEFINED, message: reason });
+      const e = abortNotice(reason);
       this.o.io.send(e, e.length);
     }
     this.end(false, `aborted: ${reason}`);
