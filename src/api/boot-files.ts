@@ -74,10 +74,8 @@ export class FileBodies {
    */
   async send(file: SourceFile, res: ServerResponse, start: number, end: number): Promise<void> {
     const length = end - start + 1;
-    const eligible = this.addon !== null && file.fd !== undefined && file.data === undefined && length >= SENDFILE_MIN_BYTES;
-    // A pipelined request's response gets its socket when the responses before it are done.
-    if (eligible && !res.socket && !res.destroyed) await socketAssigned(res);
-    if (this.addon && eligible && file.fd !== undefined && plainSocketFd(res.socket) !== null) {
+    // (A pipelined request's response has no socket yet: sendfileBody waits for it.)
+    if (this.addon && file.fd !== undefined && file.data === undefined && length >= SENDFILE_MIN_BYTES && (!res.socket || plainSocketFd(res.socket) !== null)) {
       this.stats.sendfile_active++;
       try {
         const sent = await sendfileBody(this.addon, res, file.fd, start, length);
@@ -107,19 +105,6 @@ export class FileBodies {
     this.stats.streamed_transfers++;
     this.stats.streamed_bytes += length;
   }
-}
-
-/** Resolves once `res` has a socket, or its request's connection closed (then res.socket stays null). */
-function socketAssigned(res: ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('socket', done);
-      res.req.off('close', done);
-      resolve();
-    };
-    res.once('socket', done);
-    res.req.once('close', done);
-  });
 }
 
 /**

@@ -81,6 +81,19 @@ export class SendfileError extends Error {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Resolves once `res` has a socket, or its request's connection closed (res.socket stays null then). */
+function socketAssigned(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('socket', done);
+      res.req.off('close', done);
+      resolve();
+    };
+    res.once('socket', done);
+    res.req.once('close', done);
+  });
+}
+
 /**
  * Send the status line and headers `res` holds (writeHead already called),
  * wait until Node has handed them to the kernel, then send `length` bytes of
@@ -88,14 +101,18 @@ const EMPTY = Buffer.alloc(0);
  * goes on the wire: Content-Length is set, so the connection stays usable for
  * keep-alive). Resolves with the bytes sent.
  *
- * Throws SendfileUnavailable when the transfer could not start (no socket
+ * A pipelined request's response waits for its socket first. Throws
+ * SendfileUnavailable when the transfer could not start (TLS or no socket
  * descriptor, dup or uv_poll_init failed): the headers are out but no body
  * byte, so the caller can stream. Throws SendfileError when the client went
  * away or the socket failed mid-body; the caller destroys the response.
  */
 export async function sendfileBody(addon: SendfileAddon, res: ServerResponse, fileFd: number, offset: number, length: number): Promise<number> {
+  // A pipelined request's response gets its socket once the responses before it are done.
+  if (!res.socket && !res.destroyed) await socketAssigned(res);
   const socket = res.socket;
-  if (plainSocketFd(socket) === null || !socket) throw new SendfileUnavailable('not a plain socket');
+  if (!socket) throw new SendfileError('client closed the connection', 0, 'ECONNRESET');
+  if (plainSocketFd(socket) === null) throw new SendfileUnavailable('not a plain socket');
   res.flushHeaders();
   // The header write completes before this empty write's callback (writes are ordered).
   await new Promise<void>((resolve, reject) => {
