@@ -12,11 +12,12 @@
 #   curl1468    curl --tftp-blksize 1468
 #   atftp1468w16 atftp --option "blksize 1468" --option "windowsize 16" (RFC 7440)
 #   conc20      20 concurrent curl --tftp-blksize 1468 (aggregate MB/s until all finish)
-# HTTP rows: curl x1 and x10 parallel on a 300 MiB file, crowbar vs nginx (sendfile),
+# HTTP rows: curl x1 and x10 parallel on a 300 MiB file, crowbar (sendfile), crowbar-stream
+#   (services.http.sendfile: off) and nginx (sendfile),
 #   once per CPU placement in HTTP_PINS (default "none split").
 #
 # env: REPEATS=3  TFTP_MB=16  HTTP_MB=300  NCONC=20  NPAR=10  PIN=split|none|same
-#      HTTP_PINS="none split"  PARTS="tftp http"  SERVERS="crowbar crowbar-dgram tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
+#      HTTP_PINS="none split"  HTTP_SERVERS="crowbar crowbar-stream nginx"  PARTS="tftp http"  SERVERS="crowbar crowbar-dgram tftpd-hpa dnsmasq atftpd"  WORK=/tmp/crowbar-bench-tftp
 #      TFTP_WORKERS=-1 (services.tftp.workers for "crowbar"); a server named crowbar-wN runs
 #      crowbar with N transfer workers (crowbar-w0: all transfers on the main thread, as before).
 #      TFTP_DATAGRAM=native (services.tftp.datagram for "crowbar"); a suffix -dgram or -native
@@ -44,6 +45,7 @@ NS_S=cbb${ID}s; NS_C=cbb${ID}c; IF_S=cbb${ID}s; IF_C=cbb${ID}c
 SUB=10.213.$(( $$ % 250 ))
 SRV_IP=$SUB.1; CLI_IP=$SUB.2
 HTTP_PINS=${HTTP_PINS:-"none split"}
+HTTP_SERVERS=${HTTP_SERVERS:-"crowbar crowbar-stream nginx"}
 set_pin() {
   case "$1" in
     none)  SRV_TS=(); CLI_TS=();;
@@ -123,15 +125,15 @@ for ns in "$NS_S" "$NS_C"; do ip netns exec "$ns" sysctl -qw net.core.rmem_defau
 for i in $(seq 1 50); do ip netns exec "$NS_C" ping -c1 -W1 "$SRV_IP" >/dev/null 2>&1 && break; sleep 0.1; done
 log "netns $NS_S($SRV_IP) <-> $NS_C($CLI_IP), PIN=$PIN"
 
-start_crowbar() { # rundir tftp_enabled [tftp_workers] [datagram]
-  local d=$1 w=${3:-${TFTP_WORKERS:--1}} dg=${4:-${TFTP_DATAGRAM:-native}}
+start_crowbar() { # rundir tftp_enabled [tftp_workers] [datagram] [http_sendfile]
+  local d=$1 w=${3:-${TFTP_WORKERS:--1}} dg=${4:-${TFTP_DATAGRAM:-native}} sf=${5:-auto}
   mkdir -p "$d/data"
   cat >"$d/config.json" <<EOF
 { "data_dir": "$d/data", "log_level": "${LOG_LEVEL:-warn}",
   "admin_network": { "interface": "$IF_S", "address": "$SRV_IP/24", "domain": "bench.test" },
   "services": { "dhcp": { "enabled": false }, "dns": { "enabled": false }, "ntp": { "enabled": false },
     "tftp": { "enabled": $2, "bind": "$SRV_IP", "port": 69, "root": "$WORK/root", "workers": $w, "datagram": "$dg" },
-    "http": { "bind": "$SRV_IP", "port": 8080 } } }
+    "http": { "bind": "$SRV_IP", "port": 8080, "sendfile": "$sf" } } }
 EOF
   start_bg "$d/server.log" node --import tsx "$ROOT_DIR/src/cli.ts" serve --config "$d/config.json"
 }
@@ -213,10 +215,12 @@ if [[ " $PARTS " == *" http "* ]]; then
   CSV=$ROOT_DIR/bench/results/http-boot-$HPIN-$TS.csv
   echo "server,test,repeat,seconds,mb_per_s,ok,srv_cpu_s" >"$CSV"
   for rep in $(seq 1 "$REPEATS"); do
-    for s in crowbar nginx; do
+    for s in $HTTP_SERVERS; do
       d=$WORK/http-$s-$rep; rm -rf "$d"; mkdir -p "$d/tmp"
       if [ "$s" = crowbar ]; then
         start_crowbar "$d" false; URL=http://$SRV_IP:8080/boot/files/$H
+      elif [ "$s" = crowbar-stream ]; then # services.http.sendfile: off (the streaming loop)
+        start_crowbar "$d" false '' '' off; URL=http://$SRV_IP:8080/boot/files/$H
       else
         cat >"$d/nginx.conf" <<EOF
 daemon off; worker_processes auto; pid $d/nginx.pid; error_log $d/error.log warn;
@@ -229,7 +233,8 @@ EOF
       fi
       SRV=$LAST
       wait_listen t 8080 30 || { cat "$d/server.log" >&2; die "$s did not listen on tcp/8080"; }
-      ip netns exec "$NS_C" curl -s -o /dev/null -r 0-1023 "$URL" || true
+      # warm-up: one 1 MiB range, so each server has run its body path (crowbar: sendfile) once
+      ip netns exec "$NS_C" curl -s -o /dev/null -r 0-1048575 "$URL" || true
       for n in 1 "$NPAR"; do
         pids=(); c0=$(cpu_of "$SRV"); t0=$(now)
         for i in $(seq 1 "$n"); do

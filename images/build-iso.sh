@@ -115,9 +115,12 @@ if ((FORCE)) || [[ ! -f "$APP/.done" ]]; then
   cp -r "$ROOT/bin" "$ROOT/pxe" "$ROOT/barclamps" "$ROOT/systemd" "$A/"
   cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/README.md" "$ROOT/crowbar.example.yaml" "$A/"
   cp -a "$MODS/node_modules" "$A/node_modules"
-  # The TFTP native datagram addon (N-API: ABI-stable across Node versions); without it TFTP uses node:dgram.
+  # The native addons (N-API: ABI-stable across Node versions): the TFTP datagram path (without it
+  # TFTP uses node:dgram) and HTTP sendfile (without it file bodies are streamed).
   bash "$ROOT/scripts/build-native.sh"
-  if [[ -f "$ROOT/build/native/tftp_udp.node" ]]; then mkdir -p "$A/build/native"; cp "$ROOT/build/native/tftp_udp.node" "$A/build/native/"; fi
+  for n in tftp_udp http_sendfile; do
+    if [[ -f "$ROOT/build/native/$n.node" ]]; then mkdir -p "$A/build/native"; cp "$ROOT/build/native/$n.node" "$A/build/native/"; fi
+  done
   mkdir -p "$A/node/bin"; cp "$NODE_DIR/bin/node" "$A/node/bin/node"
   cp "$NODE_DIR/LICENSE" "$A/node/LICENSE" 2>/dev/null || true
   echo "$VERSION+$GITREV" > "$A/VERSION"

@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Build the native datagram addon of the TFTP transfer path
-# (src/protocols/tftp/native/udp.c -> build/native/tftp_udp.node).
+# Build the native addons (no node-gyp, no downloads):
+#   src/protocols/tftp/native/udp.c -> build/native/tftp_udp.node   (TFTP datagram path)
+#   src/http/native/sendfile.c      -> build/native/http_sendfile.node (HTTP file bodies)
 # Needs gcc, libc6-dev and the Node headers in /usr/include/node (Debian's
-# nodejs package); no node-gyp, no downloads. Skips the build when the addon
-# is newer than its source. Without a compiler it says so and exits 0: the
-# appliance then uses node:dgram (services.tftp.datagram: auto).
+# nodejs package). Each addon is skipped when it is newer than its source and
+# this script (--force rebuilds both). Without a compiler it says so and exits
+# 0: the appliance then falls back (services.tftp.datagram: auto uses
+# node:dgram, services.http.sendfile: auto streams with positional reads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=src/protocols/tftp/native/udp.c
-out=build/native/tftp_udp.node
 inc=${NODE_INCLUDE:-/usr/include/node}
-if [[ -f $out && $out -nt $src && $out -nt "$0" && "${1:-}" != --force ]]; then exit 0; fi
-if ! command -v gcc >/dev/null || [[ ! -f $inc/node_api.h ]]; then
-  echo "build-native: gcc or $inc/node_api.h missing; TFTP transfers will use node:dgram" >&2
-  exit 0
-fi
-mkdir -p "$(dirname "$out")"
-tmp=$out.tmp.$$
-gcc -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -fvisibility=hidden -I"$inc" -o "$tmp" "$src"
-mv -f "$tmp" "$out"
-echo "build-native: built $out" >&2
+force=${1:-}
+build() { # source output fallback-description
+  local src=$1 out=$2
+  if [[ -f $out && $out -nt $src && $out -nt "$0" && "$force" != --force ]]; then return 0; fi
+  if ! command -v gcc >/dev/null || [[ ! -f $inc/node_api.h ]]; then
+    echo "build-native: gcc or $inc/node_api.h missing; $3" >&2
+    return 0
+  fi
+  mkdir -p "$(dirname "$out")"
+  local tmp=$out.tmp.$$
+  gcc -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -fvisibility=hidden -I"$inc" -o "$tmp" "$src"
+  mv -f "$tmp" "$out"
+  echo "build-native: built $out" >&2
+}
+build src/protocols/tftp/native/udp.c build/native/tftp_udp.node "TFTP transfers will use node:dgram"
+build src/http/native/sendfile.c build/native/http_sendfile.node "HTTP file bodies will be streamed (no sendfile)"

@@ -30,7 +30,7 @@ APT_PKGS=(
   xorriso cloud-init debian-installer-12-netboot-amd64
   # systemd-analyze for the unit-file test
   systemd
-  # compiler for the TFTP native datagram addon (scripts/build-native.sh; headers come with nodejs)
+  # compiler for the native addons, TFTP datagrams and HTTP sendfile (scripts/build-native.sh; headers come with nodejs)
   gcc libc6-dev
   # browser for the console tests
   chromium
@@ -59,8 +59,9 @@ elif [[ ! -d node_modules/better-sqlite3/build ]] || [[ package-lock.json -nt no
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# The TFTP transfer path's native datagram addon (build/native/tftp_udp.node); without a
-# compiler it is skipped and TFTP uses node:dgram.
+# The native addons: the TFTP transfer path's datagram addon (build/native/tftp_udp.node) and
+# HTTP sendfile (build/native/http_sendfile.node); without a compiler they are skipped, TFTP
+# uses node:dgram and HTTP file bodies are streamed.
 bash scripts/build-native.sh
 
 # The discovery image (kernel from Debian's linux-image-amd64 + our initramfs),

@@ -88,13 +88,14 @@ import { registerPowerRoutes } from './api/power.js';
 import { DnsView } from './store/dnsview.js';
 import { createDnsService } from './services/dns.js';
 import { createNtpService } from './services/ntp.js';
-import { registerBootFileRoutes } from './api/boot-files.js';
+import { chooseFileBodies, registerBootFileRoutes } from './api/boot-files.js';
 import { BootFileSource } from './services/boot-files.js';
 import { provisionIpxeLoaders } from './services/ipxe-loaders.js';
 import { createTftpService } from './services/tftp.js';
 import type { TftpServer } from './protocols/tftp/server.js';
 import { chooseDatagramPath } from './protocols/tftp/datagram.js';
 import { loadDatagramAddon } from './protocols/tftp/native-socket.js';
+import { loadSendfileAddon } from './http/sendfile.js';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { nodeSimHttp } from './sim/http-client.js';
@@ -316,13 +317,15 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
 
   const services: Service[] = [];
   const status: Record<string, string> = {};
+  // File bodies of /boot/files and /os: sendfile(2) through the addon (build/native) when it loads, else streamed.
+  const fileBodies = chooseFileBodies(config.services.http.sendfile, () => loadSendfileAddon(), log.child({ component: 'http' }));
   const http = await createApiServer({
     host: config.services.http.bind,
     port: config.services.http.port,
     tokens,
     sessions: sessionAuth(sessions, cookie, () => clock.now()),
     log: log.child({ component: 'http' }),
-    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb(), event_loop_delay_ms: loopDelay(loopHistogram) }),
+    health: () => ({ services: status, nodes: nodeRepo.count(), machine_requests: admission.stats(), memory: memoryMb(), event_loop_delay_ms: loopDelay(loopHistogram), http_files: fileBodies.stats }),
   });
   const loopHistogram = monitorEventLoopDelay({ resolution: 10 });
   loopHistogram.enable();
@@ -451,14 +454,14 @@ export async function createAppliance(config: Readonly<Config>, deps: ApplianceD
     now: () => clock.now(),
   });
   provisionIpxeLoaders(tftpCfg.root, tftpCfg.ipxe_dir, log.child({ component: 'boot-files' }));
-  registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }));
+  registerBootFileRoutes(http, bootFiles, log.child({ component: 'boot-files' }), fileBodies);
   const osImporter = new OsImporter(osMedia, join(config.data_dir, 'os'), clock, log.child({ component: 'os' }));
   const mediaImport = new MediaImport(osImporter, deps.run ?? execFileRunner, { stagingDir: join(config.data_dir, 'os', '.staging'), netbootRoot: '/usr/lib/debian-installer/images', timeoutMs: 30 * 60_000 }, log.child({ component: 'os' }), () => clock.now());
   status.root_image = 'importing';
   void registerRootImage(disc.root_image_cache, osMedia, osImporter, log.child({ component: 'os' })).then((r) => {
     status.root_image = r;
   });
-  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url, importPath: (p) => mediaImport.importPath(p) }, log.child({ component: 'os' }));
+  registerOsRoutes(http, { repo: osMedia, importer: osImporter, files: new OsFileSource(osMedia), publicUrl: config.services.http.public_url, importPath: (p) => mediaImport.importPath(p), bodies: fileBodies }, log.child({ component: 'os' }));
   let tftp: TftpServer | null = null;
   if (tftpCfg.enabled) {
     // -1: one transfer worker per CPU this process may run on (affinity-aware); 0: in process.

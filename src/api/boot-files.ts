@@ -13,9 +13,15 @@
  * Most server CPU is the page cache -> buffer copy of the read; 512 KiB used
  * less CPU per byte than 1 MiB, 256 KiB or 128 KiB (bench/http-stream-server.ts).
  * Errors before streaming still go through the normal error mapper.
+ *
+ * Zero copy: with the sendfile addon (src/http/sendfile.ts,
+ * `services.http.sendfile: auto`), bodies of on-disk files of at least
+ * SENDFILE_MIN_BYTES on plain TCP go out with sendfile(2) instead (FileBodies).
+ * TLS, HEAD, small and generated files keep the streaming loop.
  */
 import type { ServerResponse } from 'node:http';
 import type { Server } from '@hapi/hapi';
+import { SendfileError, SendfileUnavailable, plainSocketFd, sendfileBody, type SendfileAddon } from '../http/sendfile.js';
 import { CrowbarError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { FileSource, SourceFile } from '../services/boot-files.js';
@@ -24,9 +30,104 @@ import { parseRange } from './range.js';
 /** Chunk size of the streaming loop (two buffers per download). */
 export const BOOT_FILE_CHUNK = 512 * 1024;
 
+/** Bodies smaller than this are streamed even with sendfile available (a dup + poll round costs more than one copy). */
+export const SENDFILE_MIN_BYTES = 64 * 1024;
+
+/** Counters of the file bodies sent (health: `http_files`). */
+export interface FileBodyStats {
+  /** on: the addon is loaded; off: services.http.sendfile is off; unavailable: the addon did not load. */
+  sendfile: 'on' | 'off' | 'unavailable';
+  /** Bodies being sent with sendfile now. */
+  sendfile_active: number;
+  /** Completed sendfile bodies. */
+  sendfile_transfers: number;
+  /** Bytes sent by sendfile(2), including those of aborted transfers. */
+  sendfile_bytes: number;
+  /** Transfers that could not start sendfile (dup/uv_poll_init failed) and were streamed. */
+  sendfile_fallbacks: number;
+  streamed_transfers: number;
+  /** Bytes of completed streamed bodies. */
+  streamed_bytes: number;
+  /** Bodies cut short (client gone, socket error, server stopping). */
+  aborted: number;
+}
+
+/**
+ * How file bodies are sent, shared by every file route (/boot/files, /os):
+ * sendfile(2) when the addon is loaded and the body qualifies, else the
+ * streaming loop (streamFile).
+ */
+export class FileBodies {
+  readonly stats: FileBodyStats;
+
+  constructor(
+    private readonly addon: SendfileAddon | null = null,
+    state: FileBodyStats['sendfile'] = addon ? 'on' : 'off',
+  ) {
+    this.stats = { sendfile: state, sendfile_active: 0, sendfile_transfers: 0, sendfile_bytes: 0, sendfile_fallbacks: 0, streamed_transfers: 0, streamed_bytes: 0, aborted: 0 };
+  }
+
+  /**
+   * Send bytes [start, end] of `file` as the body of `res` (writeHead done,
+   * body not started) and end it; closes the file. Rejects when the body was
+   * cut short; the connection is destroyed then.
+   */
+  async send(file: SourceFile, res: ServerResponse, start: number, end: number): Promise<void> {
+    const length = end - start + 1;
+    // (A pipelined request's response has no socket yet: sendfileBody waits for it.)
+    if (this.addon && file.fd !== undefined && file.data === undefined && length >= SENDFILE_MIN_BYTES && (!res.socket || plainSocketFd(res.socket) !== null)) {
+      this.stats.sendfile_active++;
+      try {
+        const sent = await sendfileBody(this.addon, res, file.fd, start, length);
+        this.stats.sendfile_transfers++;
+        this.stats.sendfile_bytes += sent;
+        await file.close();
+        return;
+      } catch (e) {
+        if (!(e instanceof SendfileUnavailable)) {
+          this.stats.aborted++;
+          if (e instanceof SendfileError) this.stats.sendfile_bytes += e.sent;
+          res.destroy();
+          await file.close();
+          throw e;
+        }
+        this.stats.sendfile_fallbacks++; // headers are out, no body byte: stream it
+      } finally {
+        this.stats.sendfile_active--;
+      }
+    }
+    try {
+      await streamFile(file, res, start, end);
+    } catch (e) {
+      this.stats.aborted++;
+      throw e;
+    }
+    this.stats.streamed_transfers++;
+    this.stats.streamed_bytes += length;
+  }
+}
+
+/**
+ * Resolve `services.http.sendfile` and log (info) how file bodies are sent:
+ * `auto` = sendfile when the addon loads, else streamed; `off` = streamed.
+ */
+export function chooseFileBodies(setting: 'auto' | 'off', load: () => { addon: SendfileAddon } | { error: string }, log: Logger): FileBodies {
+  if (setting === 'off') {
+    log.info('http: file bodies are streamed (services.http.sendfile: off)');
+    return new FileBodies(null, 'off');
+  }
+  const r = load();
+  if ('addon' in r) {
+    log.info('http: file bodies use sendfile', { addon: r.addon.path });
+    return new FileBodies(r.addon, 'on');
+  }
+  log.info('http: file bodies are streamed (sendfile addon not available; npm run build:native)', { reason: r.error });
+  return new FileBodies(null, 'unavailable');
+}
+
 /** Register the boot file routes on the hapi server. */
-export function registerBootFileRoutes(server: Server, source: FileSource, log: Logger): void {
-  registerFileRoute(server, '/boot/files/{path*}', source, log);
+export function registerBootFileRoutes(server: Server, source: FileSource, log: Logger, bodies: FileBodies = new FileBodies()): void {
+  registerFileRoute(server, '/boot/files/{path*}', source, log, bodies);
 }
 
 /**
@@ -34,7 +135,7 @@ export function registerBootFileRoutes(server: Server, source: FileSource, log: 
  * `{path*}`): GET and HEAD, single ranges, streamed. Used for boot files and
  * for OS media trees (`/os/{path*}`).
  */
-export function registerFileRoute(server: Server, routePath: string, source: FileSource, log: Logger): void {
+export function registerFileRoute(server: Server, routePath: string, source: FileSource, log: Logger, bodies: FileBodies = new FileBodies()): void {
   server.route({
     method: 'GET',
     path: routePath,
@@ -73,7 +174,7 @@ export function registerFileRoute(server: Server, routePath: string, source: Fil
         await file.close();
         return h.abandon;
       }
-      void streamFile(file, res, start, end).catch((e: unknown) => {
+      void bodies.send(file, res, start, end).catch((e: unknown) => {
         log.info('boot file download aborted', { path: path.slice(0, 200), client: request.info.remoteAddress, error: errorMessage(e) });
       });
       return h.abandon;

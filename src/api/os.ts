@@ -11,7 +11,7 @@ import type { OsFileSource } from '../services/os-files.js';
 import type { OsImporter } from '../services/os-import.js';
 import type { OsMediaRepo } from '../store/os-media.js';
 import { requireRole } from './auth.js';
-import { registerFileRoute } from './boot-files.js';
+import { FileBodies, registerFileRoute } from './boot-files.js';
 import { bodyObject, onlyKeys, reqString } from './validate.js';
 
 /** What the API shows of a medium (plus its HTTP base URL). */
@@ -22,10 +22,10 @@ function view(m: OsMedia, publicUrl: string): OsMedia & { url: string } {
 /** Register the OS media routes. */
 export function registerOsRoutes(
   server: Server,
-  deps: { repo: OsMediaRepo; importer: OsImporter; files: OsFileSource; publicUrl: string; /** Imports ISOs and trees too (src/services/iso-import.ts); default: directories with a manifest. */ importPath?: (path: string) => Promise<OsMedia> },
+  deps: { repo: OsMediaRepo; importer: OsImporter; files: OsFileSource; publicUrl: string; /** Imports ISOs and trees too (src/services/iso-import.ts); default: directories with a manifest. */ importPath?: (path: string) => Promise<OsMedia>; /** How file bodies are sent (shared with /boot/files). */ bodies?: FileBodies },
   log: Logger,
 ): void {
-  registerFileRoute(server, '/os/{path*}', deps.files, log);
+  registerFileRoute(server, '/os/{path*}', deps.files, log, deps.bodies ?? new FileBodies());
   const get = (name: string): OsMedia => {
     const m = deps.repo.get(name);
     if (!m) throw new CrowbarError('not_found', `OS ${name} is not imported`);

@@ -139,6 +139,8 @@ export interface Config {
       retry_after_seconds: number;
       /** A second port with the same API and console for operators, with its own accept queue (0: none). */
       operator_port: number;
+      /** File bodies of /boot/files and /os: sendfile(2) through the native addon when it loads (auto), or always streamed (off). */
+      sendfile: 'auto' | 'off';
     };
     /** BMC power control (docs/ipmi.md). */
     power: {
@@ -297,6 +299,7 @@ export const configSpec: FieldSpec = {
           machine_queue: { kind: 'number', integer: true, min: 0, max: 100_000, default: 256 },
           retry_after_seconds: { kind: 'number', integer: true, min: 1, max: 300, default: 2 },
           operator_port: { kind: 'number', integer: true, min: 0, max: 65535, default: 0 },
+          sendfile: { kind: 'enum', values: ['auto', 'off'], default: 'auto' },
         }),
         power: {
           kind: 'object',
