@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { getSystemErrorName } from 'node:util';
+import { errnoError } from '../lib/errno.js';
 
 /** One running transfer (native/sendfile.c). */
 interface NativeTransfer {
@@ -49,20 +49,6 @@ export function plainSocketFd(socket: Socket | null | undefined): number | null 
   if (!socket || socket.destroyed || (socket as { encrypted?: boolean }).encrypted) return null;
   const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : null;
-}
-
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  let code: string;
-  try {
-    code = getSystemErrorName(-errno);
-  } catch {
-    code = `E${errno}`;
-  }
-  const e: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
-  e.code = code;
-  e.errno = -errno;
-  e.syscall = syscall;
-  return e;
 }
 
 /** Thrown by sendfileBody when the addon could not start (nothing of the body was sent; stream instead). */

@@ -14,7 +14,7 @@
  * engine also runs the steady state (ACK in, next window out) in C; see
  * native-transfer.ts.
  */
-import { getSystemErrorName } from 'node:util';
+import { errnoError } from '../../lib/errno.js';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's socket handle (native/udp.c). */
@@ -118,20 +118,6 @@ export interface NativeSocketHandlers {
   onPacket(buf: Buffer): void;
   /** A socket error (ECONNREFUSED: the client's port is closed). Reported once, asynchronously for send errors. */
   onError(err: NodeJS.ErrnoException): void;
-}
-
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  let code: string;
-  try {
-    code = getSystemErrorName(-errno);
-  } catch {
-    code = `E${errno}`;
-  }
-  const e: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
-  e.code = code;
-  e.errno = -errno;
-  e.syscall = syscall;
-  return e;
 }
 
 /** A transfer socket on the native datagram path. */
