@@ -267,11 +267,13 @@ describe('native window engine', () => {
   });
 
   it('gives up after the retries with no ACK', async () => {
-    const { c, result } = await run(bufferFile(pattern(5000), 0), [['windowsize', '2']], { timeoutMs: 50, retries: 2 });
+    const { c, result } = await run(bufferFile(pattern(5000), 0), [['windowsize', '2']], { timeoutMs: 150, retries: 2 });
     await until(() => c.other.length >= 1);
     c.ack(0);
-    await until(() => result() !== null, 3000);
-    expect(result()).toMatchObject({ ok: false, reason: 'timeout', blocks: 2, retransmits: 2 });
+    await until(() => result() !== null, 5000);
+    // On a loaded box the OACK may be resent before our ACK 0 arrives: those resends count too.
+    const oackResends = c.other.length - 1;
+    expect(result()).toMatchObject({ ok: false, reason: 'timeout', blocks: 2, retransmits: 2 + oackResends });
     expect(c.data.map((d) => d.block)).toEqual([1, 2, 1, 2, 1, 2]);
   });
 
