@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FileBodyStats } from '../../src/api/boot-files.js';
 import { loadSendfileAddon } from '../../src/http/sendfile.js';
 import { ROOT, startAppliance, type RunningAppliance } from '../helpers/appliance.js';
 import { have } from '../helpers/netns.js';
@@ -29,16 +30,7 @@ const curl = (args: string[]) => run('curl', ['-sS', '--max-time', '60', ...args
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface FileStats {
-  sendfile: string;
-  sendfile_active: number;
-  sendfile_transfers: number;
-  sendfile_bytes: number;
-  sendfile_fallbacks: number;
-  streamed_transfers: number;
-  streamed_bytes: number;
-  aborted: number;
-}
+type FileStats = FileBodyStats;
 async function stats(app: RunningAppliance): Promise<FileStats> {
   const r = await app.api('/api/v1/health', { token: null });
   return r.body.http_files as FileStats;
