@@ -66,7 +66,8 @@ fi
 key=$( {
   sha256sum "$deb" | cut -d' ' -f1
   cat "$0" "$HERE/lib/initramfs.sh"
-  find "$HERE/agent" -type f | LC_ALL=C sort | xargs sha256sum
+  # relative names: the key must not depend on where the repository is checked out
+  (cd "$HERE" && find agent -type f | LC_ALL=C sort | xargs sha256sum)
   for t in /bin/busybox "${TOOLS[@]}" /etc/mke2fs.conf; do sha256sum "$t"; done
 } | sha256sum | cut -c1-16)
 IMG="$CACHE/image"
