@@ -12,6 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { errnoError } from '../lib/errno.js';
+import { loadNativeExport } from '../lib/native-addon.js';
 
 /** One running transfer (native/sendfile.c). */
 interface NativeTransfer {
@@ -34,14 +35,8 @@ export const DEFAULT_SENDFILE_ADDON_PATH = fileURLToPath(new URL('../../build/na
 
 /** Load the addon. Never throws: an error says why it is unusable. */
 export function loadSendfileAddon(path: string = DEFAULT_SENDFILE_ADDON_PATH): { addon: SendfileAddon } | { error: string } {
-  try {
-    const m = { exports: {} as { Transfer?: TransferCtor } };
-    process.dlopen(m, path);
-    if (typeof m.exports.Transfer !== 'function') return { error: `${path}: no Transfer export` };
-    return { addon: { Transfer: m.exports.Transfer, path } };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
+  const r = loadNativeExport<TransferCtor>(path, 'Transfer');
+  return 'error' in r ? r : { addon: { Transfer: r.value, path } };
 }
 
 /** The file descriptor of a plain TCP (or Unix) socket; null for TLS or anything without one. */

@@ -15,6 +15,7 @@
  * native-transfer.ts.
  */
 import { errnoError } from '../../lib/errno.js';
+import { loadNativeExport } from '../../lib/native-addon.js';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's socket handle (native/udp.c). */
@@ -85,14 +86,8 @@ export type AddonLoad = { addon: DatagramAddon } | { error: string };
 
 /** Load the addon (once per thread; it is context-aware). Never throws: an error says why it is unusable. */
 export function loadDatagramAddon(path: string = DEFAULT_ADDON_PATH): AddonLoad {
-  try {
-    const m = { exports: {} as { TransferSocket?: NativeCtor } };
-    process.dlopen(m, path);
-    if (typeof m.exports.TransferSocket !== 'function') return { error: `${path}: no TransferSocket export` };
-    return { addon: { TransferSocket: m.exports.TransferSocket, path } };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
+  const r = loadNativeExport<NativeCtor>(path, 'TransferSocket');
+  return 'error' in r ? r : { addon: { TransferSocket: r.value, path } };
 }
 
 /**
